@@ -1,0 +1,688 @@
+//! Engine scenarios with simulated time: instants are made up, nothing sleeps.
+
+use super::*;
+use crate::model::{AddrFlags, AddrInfo, LinkInfo, Scope};
+use crate::reply::{Code, Transport};
+
+const MS: Duration = Duration::from_millis(1);
+const S: Duration = Duration::from_secs(1);
+const WALL0: u64 = 1_800_000_000;
+
+fn timing() -> Timing {
+    Timing {
+        debounce: S,
+        debounce_max: 10 * S,
+        retry_initial: 30 * S,
+        retry_max: 3600 * S,
+    }
+}
+
+fn key(host: &str, family: Family) -> SlotKey {
+    SlotKey {
+        hostname: host.into(),
+        family,
+    }
+}
+
+fn spec(host: &str, family: Family, iface: &str) -> SlotSpec {
+    SlotSpec {
+        key: key(host, family),
+        interface: iface.into(),
+        config_changed_at: Some(WALL0 - 1000),
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// A link with addresses, as a dump would show it.
+fn snap(links: &[(&str, u32, &[&str])]) -> Snapshot {
+    let mut s = Snapshot::default();
+    for (name, index, addrs) in links {
+        s.links.push(LinkInfo {
+            index: *index,
+            name: name.to_string(),
+            up: true,
+        });
+        for a in *addrs {
+            s.addrs.push(AddrInfo {
+                index: *index,
+                addr: ip(a),
+                prefix_len: 32,
+                scope: Scope::Global,
+                flags: AddrFlags::default(),
+            });
+        }
+    }
+    s
+}
+
+fn good(addr: &str) -> Outcome {
+    Outcome::Reply(Reply::Good(Some(ip(addr))))
+}
+
+struct Sim {
+    e: Engine,
+    t0: Instant,
+    now: Instant,
+}
+
+impl Sim {
+    fn new(specs: Vec<SlotSpec>) -> Sim {
+        Sim::with(Mode::Daemon, specs, HashMap::new())
+    }
+
+    fn with(mode: Mode, specs: Vec<SlotSpec>, memory: HashMap<SlotKey, SlotMemory>) -> Sim {
+        let t0 = Instant::now();
+        Sim {
+            e: Engine::new(mode, timing(), specs, &memory, t0, WALL0, 7),
+            t0,
+            now: t0,
+        }
+    }
+
+    fn wall(&self) -> u64 {
+        WALL0 + (self.now - self.t0).as_secs()
+    }
+
+    /// Moves the clock, firing timeouts as the driver would.
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        while let Some(t) = self.e.poll_timeout().filter(|t| *t <= end) {
+            self.now = t.max(self.now);
+            self.e.handle_timeout(self.now);
+        }
+        self.now = end;
+    }
+
+    fn actions(&mut self) -> Vec<Action> {
+        std::iter::from_fn(|| self.e.poll_action()).collect()
+    }
+
+    fn sends(&mut self) -> Vec<(SlotKey, IpAddr)> {
+        self.actions()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Send { key, addr } => Some((key, addr)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn net(&mut self, ev: NetEvent) {
+        self.e.handle_net(self.now, ev);
+    }
+
+    fn snapshot(&mut self, s: &Snapshot) {
+        self.e.handle_snapshot(self.now, s);
+    }
+
+    fn outcome(&mut self, k: &SlotKey, addr: &str, o: Outcome) {
+        let wall = self.wall();
+        self.e.handle_outcome(self.now, wall, k, ip(addr), o);
+    }
+
+    /// Start-up: the first dump shows `s`.
+    fn start(&mut self, s: &Snapshot) -> Vec<(SlotKey, IpAddr)> {
+        assert_eq!(self.actions(), vec![Action::Dump], "start-up dumps first");
+        self.snapshot(s);
+        self.sends()
+    }
+
+    /// Waits for the debounce, expects exactly one dump, answers it with `s`.
+    fn dump_after_debounce(&mut self, s: &Snapshot) -> Vec<(SlotKey, IpAddr)> {
+        assert!(
+            self.e.poll_timeout().is_some(),
+            "an event must arm the debounce"
+        );
+        self.advance(10 * S);
+        let actions: Vec<Action> = self
+            .actions()
+            .into_iter()
+            .filter(|a| *a != Action::Persist)
+            .collect();
+        assert_eq!(actions, vec![Action::Dump]);
+        self.snapshot(s);
+        self.sends()
+    }
+
+    fn memory(&self, k: &SlotKey) -> SlotMemory {
+        self.e
+            .memory()
+            .into_iter()
+            .find(|(key, _)| key == k)
+            .unwrap()
+            .1
+    }
+}
+
+fn v4() -> SlotKey {
+    key("home.example.com", Family::V4)
+}
+
+fn v6() -> SlotKey {
+    key("home.example.com", Family::V6)
+}
+
+fn one_record() -> Sim {
+    Sim::new(vec![spec("home.example.com", Family::V4, "ppp0")])
+}
+
+#[test]
+fn start_with_an_address_sends_one_update_then_idles() {
+    let mut sim = one_record();
+    let sends = sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    assert_eq!(sends, vec![(v4(), ip("203.0.113.5"))]);
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    assert_eq!(sim.actions(), vec![Action::Persist]);
+    assert_eq!(sim.e.poll_timeout(), None, "idle: no timer at all");
+    let m = sim.memory(&v4());
+    assert_eq!(m.published.unwrap().addr, ip("203.0.113.5"));
+    assert_eq!(m.last_reply.unwrap().token, "good");
+}
+
+#[test]
+fn an_address_change_sends_exactly_one_update_after_the_debounce() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    sim.actions();
+    sim.net(NetEvent::Addr { index: 5 });
+    assert_eq!(sim.e.poll_timeout(), Some(sim.now + S));
+    sim.advance(999 * MS);
+    assert_eq!(sim.actions(), vec![], "nothing before the quiet second");
+    let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.9"])]));
+    assert_eq!(sends, vec![(v4(), ip("203.0.113.9"))]);
+}
+
+#[test]
+fn twenty_changes_in_a_second_give_one_update_with_the_last_address() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    sim.actions();
+    for _ in 0..20 {
+        sim.net(NetEvent::Addr { index: 5 });
+        sim.advance(50 * MS);
+        assert!(sim.actions().is_empty());
+    }
+    let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.20"])]));
+    assert_eq!(sends, vec![(v4(), ip("203.0.113.20"))]);
+    assert_eq!(sim.e.poll_timeout(), None);
+}
+
+#[test]
+fn events_on_other_interfaces_cost_nothing() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &[]), ("lan", 2, &["192.168.1.1"])]));
+    sim.net(NetEvent::Link {
+        index: 9,
+        name: Some("veth9".into()),
+        removed: false,
+    });
+    for _ in 0..1000 {
+        sim.net(NetEvent::Addr { index: 2 });
+        sim.net(NetEvent::Addr { index: 9 });
+    }
+    assert_eq!(sim.e.poll_timeout(), None, "no debounce armed");
+    assert!(sim.actions().is_empty());
+    // An address on a link we have never heard of might be ours: look.
+    sim.net(NetEvent::Addr { index: 77 });
+    assert!(sim.e.poll_timeout().is_some());
+}
+
+#[test]
+fn a_ppp_link_recreated_with_a_new_index_is_followed_by_name() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    sim.actions();
+    sim.net(NetEvent::Link {
+        index: 5,
+        name: Some("ppp0".into()),
+        removed: true,
+    });
+    sim.net(NetEvent::Link {
+        index: 6,
+        name: Some("ppp0".into()),
+        removed: false,
+    });
+    sim.net(NetEvent::Addr { index: 6 });
+    let sends = sim.dump_after_debounce(&snap(&[("ppp0", 6, &["198.51.100.77"])]));
+    assert_eq!(sends, vec![(v4(), ip("198.51.100.77"))]);
+}
+
+#[test]
+fn a_restart_with_an_unchanged_address_sends_nothing() {
+    let memory = HashMap::from([(
+        v4(),
+        SlotMemory {
+            published: Some(Published {
+                addr: ip("203.0.113.5"),
+                at: WALL0 - 3600,
+            }),
+            ..Default::default()
+        },
+    )]);
+    let mut sim = Sim::with(
+        Mode::Daemon,
+        vec![spec("home.example.com", Family::V4, "ppp0")],
+        memory,
+    );
+    assert!(
+        sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]))
+            .is_empty()
+    );
+    assert_eq!(
+        sim.e.report(sim.now)[0].result,
+        SlotResult::UpToDate(ip("203.0.113.5"))
+    );
+}
+
+#[test]
+fn badauth_blocks_the_record_until_reload_and_spares_the_others() {
+    let mut sim = Sim::new(vec![
+        spec("home.example.com", Family::V4, "ppp0"),
+        spec("other.example.com", Family::V4, "ppp0"),
+    ]);
+    let other = key("other.example.com", Family::V4);
+    let sends = sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    assert_eq!(sends.len(), 2);
+    sim.outcome(
+        &v4(),
+        "203.0.113.5",
+        Outcome::Reply(Reply::Code(Code::BadAuth)),
+    );
+    sim.outcome(&other, "203.0.113.5", good("203.0.113.5"));
+    sim.actions();
+    assert_eq!(sim.e.poll_timeout(), None, "a block has no timer");
+    sim.net(NetEvent::Addr { index: 5 });
+    let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.6"])]));
+    assert_eq!(
+        sends,
+        vec![(other.clone(), ip("203.0.113.6"))],
+        "only the healthy record"
+    );
+    assert!(matches!(
+        sim.e.report(sim.now)[0].result,
+        SlotResult::Blocked { .. }
+    ));
+    assert_eq!(sim.memory(&v4()).blocked_since, Some(WALL0));
+    // SIGHUP: unblocked, re-read, sent.
+    sim.e.reconfigure(
+        timing(),
+        vec![
+            spec("home.example.com", Family::V4, "ppp0"),
+            spec("other.example.com", Family::V4, "ppp0"),
+        ],
+    );
+    let actions = sim.actions();
+    assert!(actions.contains(&Action::Dump), "{actions:?}");
+    sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.6"])]));
+    assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.6"))]);
+}
+
+#[test]
+fn a_503_is_retried_with_backoff_then_published() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", Outcome::Reply(Reply::Status(503)));
+    assert_eq!(sim.actions(), vec![Action::Persist]);
+    let wait = sim.e.poll_timeout().unwrap() - sim.now;
+    assert!(wait >= 24 * S && wait <= 30 * S, "{wait:?}");
+    assert!(
+        sim.memory(&v4()).published.is_none(),
+        "failure publishes nothing"
+    );
+    assert!(sim.memory(&v4()).retry_at.is_some());
+    sim.advance(wait - MS);
+    assert!(sim.sends().is_empty());
+    sim.advance(MS);
+    assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.5"))]);
+    sim.outcome(&v4(), "203.0.113.5", Outcome::Reply(Reply::Status(503)));
+    let wait2 = sim.e.poll_timeout().unwrap() - sim.now;
+    assert!(wait2 >= 48 * S && wait2 <= 60 * S, "doubles: {wait2:?}");
+    sim.advance(wait2);
+    assert_eq!(sim.sends().len(), 1);
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    assert_eq!(sim.memory(&v4()).retry_at, None);
+    assert_eq!(sim.e.poll_timeout(), None);
+}
+
+#[test]
+fn after_911_nothing_is_sent_for_30_minutes_and_then_the_newest_address() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
+    sim.outcome(
+        &v4(),
+        "203.0.113.1",
+        Outcome::Reply(Reply::Code(Code::Emergency)),
+    );
+    sim.actions();
+    let failed_at = sim.now;
+    // The address moves twice while we wait.
+    for addr in ["203.0.113.2", "203.0.113.3"] {
+        sim.advance(5 * 60 * S);
+        sim.net(NetEvent::Addr { index: 5 });
+        let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &[addr])]));
+        assert!(sends.is_empty(), "no send during the 911 floor");
+    }
+    let retry = sim.e.poll_timeout().unwrap();
+    assert!(retry - failed_at >= 30 * 60 * S);
+    sim.advance(retry - sim.now);
+    assert_eq!(
+        sim.sends(),
+        vec![(v4(), ip("203.0.113.3"))],
+        "the newest, only"
+    );
+}
+
+#[test]
+fn an_older_address_is_never_sent_after_a_newer_one_was_seen() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
+    // While 203.0.113.1 is in flight, the address changes.
+    sim.net(NetEvent::Addr { index: 5 });
+    let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.2"])]));
+    assert!(sends.is_empty(), "one request in flight per slot");
+    sim.outcome(
+        &v4(),
+        "203.0.113.1",
+        Outcome::Transport(Transport::Unconfirmed("timeout".into())),
+    );
+    sim.actions();
+    let retry = sim.e.poll_timeout().unwrap();
+    sim.advance(retry - sim.now);
+    assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.2"))]);
+}
+
+#[test]
+fn a_success_for_a_stale_address_is_followed_at_once_by_the_new_one() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
+    sim.net(NetEvent::Addr { index: 5 });
+    sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.2"])]));
+    sim.outcome(&v4(), "203.0.113.1", good("203.0.113.1"));
+    assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.2"))]);
+}
+
+#[test]
+fn families_are_independent() {
+    let mut sim = Sim::new(vec![
+        spec("home.example.com", Family::V4, "ppp0"),
+        spec("home.example.com", Family::V6, "ppp0"),
+    ]);
+    let sends = sim.start(&snap(&[("ppp0", 5, &["203.0.113.1", "2001:db8::1"])]));
+    assert_eq!(sends.len(), 2);
+    sim.outcome(&v6(), "2001:db8::1", Outcome::Reply(Reply::Status(502)));
+    sim.outcome(&v4(), "203.0.113.1", good("203.0.113.1"));
+    sim.actions();
+    sim.net(NetEvent::Addr { index: 5 });
+    let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.2", "2001:db8::2"])]));
+    assert_eq!(
+        sends,
+        vec![(v4(), ip("203.0.113.2"))],
+        "IPv4 does not wait for IPv6's backoff"
+    );
+}
+
+#[test]
+fn only_a_private_address_sends_nothing_and_keeps_the_record() {
+    let mut sim = one_record();
+    assert!(
+        sim.start(&snap(&[("ppp0", 5, &["10.0.0.2", "100.64.3.3"])]))
+            .is_empty()
+    );
+    let r = &sim.e.report(sim.now)[0].result;
+    assert!(
+        matches!(r, SlotResult::Unavailable(why) if why.contains("private") && why.contains("carrier-grade")),
+        "{r:?}"
+    );
+    assert!(!r.is_failure());
+    // Reported once: the same situation again is not news.
+    assert!(sim.e.slots[0].reported.is_some());
+    sim.net(NetEvent::Addr { index: 5 });
+    assert!(
+        sim.dump_after_debounce(&snap(&[("ppp0", 5, &["10.0.0.2", "100.64.3.3"])]))
+            .is_empty()
+    );
+    // A public address arrives later: published.
+    sim.net(NetEvent::Addr { index: 5 });
+    let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["10.0.0.2", "198.51.100.4"])]));
+    assert_eq!(sends, vec![(v4(), ip("198.51.100.4"))]);
+}
+
+#[test]
+fn an_interface_that_disappears_keeps_the_record_quietly() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    sim.actions();
+    sim.net(NetEvent::Link {
+        index: 5,
+        name: Some("ppp0".into()),
+        removed: true,
+    });
+    assert!(sim.dump_after_debounce(&snap(&[])).is_empty());
+    assert_eq!(
+        sim.memory(&v4()).published.unwrap().addr,
+        ip("203.0.113.5"),
+        "nothing forgotten"
+    );
+}
+
+#[test]
+fn a_trigger_joins_the_debounce_and_reports_when_done() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    sim.actions();
+    // The hook and the netlink event for the same new address.
+    sim.net(NetEvent::Addr { index: 5 });
+    sim.e
+        .handle_trigger(
+            sim.now,
+            Trigger {
+                interface: Some("ppp0".into()),
+                force: false,
+                ticket: Some(42),
+            },
+        )
+        .unwrap();
+    let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.8"])]));
+    assert_eq!(sends.len(), 1, "one request for both");
+    sim.outcome(&v4(), "203.0.113.8", good("203.0.113.8"));
+    let actions = sim.actions();
+    assert!(
+        actions.contains(&Action::Report {
+            ticket: 42,
+            results: vec![SlotReport {
+                key: v4(),
+                result: SlotResult::UpToDate(ip("203.0.113.8"))
+            }]
+        }),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn a_trigger_for_an_unfollowed_interface_is_refused() {
+    let mut sim = one_record();
+    let err = sim.e.handle_trigger(
+        sim.now,
+        Trigger {
+            interface: Some("eth9".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(err, Err(TriggerError::NoRecordFollows("eth9".into())));
+}
+
+#[test]
+fn force_resends_an_unchanged_address_once() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    sim.actions();
+    sim.e
+        .handle_trigger(
+            sim.now,
+            Trigger {
+                force: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let s = snap(&[("ppp0", 5, &["203.0.113.5"])]);
+    assert_eq!(sim.dump_after_debounce(&s).len(), 1);
+    sim.outcome(
+        &v4(),
+        "203.0.113.5",
+        Outcome::Reply(Reply::NoChange(Some(ip("203.0.113.5")))),
+    );
+    sim.net(NetEvent::Addr { index: 5 });
+    assert!(sim.dump_after_debounce(&s).is_empty(), "force is spent");
+}
+
+fn blocked_memory() -> HashMap<SlotKey, SlotMemory> {
+    HashMap::from([(
+        v4(),
+        SlotMemory {
+            blocked_since: Some(WALL0 - 100),
+            last_reply: Some(LastReply {
+                token: "badauth".into(),
+                detail: "badauth".into(),
+                at: WALL0 - 100,
+            }),
+            ..Default::default()
+        },
+    )])
+}
+
+#[test]
+fn one_shot_runs_honour_a_block_under_the_same_config() {
+    let mut sim = Sim::with(
+        Mode::OneShot,
+        vec![spec("home.example.com", Family::V4, "ppp0")],
+        blocked_memory(),
+    );
+    sim.e.handle_trigger(sim.now, Trigger::default()).unwrap();
+    assert_eq!(sim.actions(), vec![Action::Dump]);
+    sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    assert!(sim.sends().is_empty());
+    assert!(sim.e.report(sim.now)[0].result.is_failure());
+    // The config changed after the block: try again.
+    let mut s = spec("home.example.com", Family::V4, "ppp0");
+    s.config_changed_at = Some(WALL0 - 10);
+    let mut sim = Sim::with(Mode::OneShot, vec![s], blocked_memory());
+    sim.e.handle_trigger(sim.now, Trigger::default()).unwrap();
+    sim.actions();
+    sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    assert_eq!(sim.sends().len(), 1);
+}
+
+#[test]
+fn the_daemon_forgets_blocks_at_restart() {
+    let mut sim = Sim::with(
+        Mode::Daemon,
+        vec![spec("home.example.com", Family::V4, "ppp0")],
+        blocked_memory(),
+    );
+    assert_eq!(sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])])).len(), 1);
+}
+
+#[test]
+fn a_persisted_retry_time_survives_a_restart() {
+    let memory = HashMap::from([(
+        v4(),
+        SlotMemory {
+            retry_at: Some(WALL0 + 600),
+            ..Default::default()
+        },
+    )]);
+    let mut sim = Sim::with(
+        Mode::Daemon,
+        vec![spec("home.example.com", Family::V4, "ppp0")],
+        memory,
+    );
+    assert!(
+        sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]))
+            .is_empty()
+    );
+    assert_eq!(sim.e.poll_timeout(), Some(sim.t0 + 600 * S));
+    sim.advance(600 * S);
+    assert_eq!(sim.sends().len(), 1);
+}
+
+#[test]
+fn one_shot_override_uses_the_given_address() {
+    let mut sim = Sim::with(
+        Mode::OneShot,
+        vec![
+            spec("home.example.com", Family::V4, "ppp0"),
+            spec("home.example.com", Family::V6, "ppp0"),
+        ],
+        HashMap::new(),
+    );
+    assert!(sim.actions().is_empty(), "no dump unless asked");
+    sim.e
+        .handle_override(sim.now, Some("ppp0"), ip("192.0.2.44"), false);
+    assert_eq!(sim.sends(), vec![(v4(), ip("192.0.2.44"))]);
+    assert!(sim.e.busy());
+    sim.outcome(&v4(), "192.0.2.44", good("192.0.2.44"));
+    assert!(!sim.e.busy());
+}
+
+#[test]
+fn a_failed_dump_is_retried_with_backoff() {
+    let mut sim = one_record();
+    assert_eq!(sim.actions(), vec![Action::Dump]);
+    sim.e.handle_dump_failed(sim.now, "EBUSY");
+    assert_eq!(sim.e.poll_timeout(), Some(sim.now + 2 * S));
+    sim.advance(2 * S);
+    assert_eq!(sim.actions(), vec![Action::Dump]);
+}
+
+#[test]
+fn a_dump_requested_while_one_runs_is_taken_after_it() {
+    let mut sim = one_record();
+    assert_eq!(sim.actions(), vec![Action::Dump]);
+    sim.net(NetEvent::Resync);
+    sim.advance(2 * S);
+    assert!(sim.actions().is_empty(), "one dump at a time");
+    sim.snapshot(&snap(&[("ppp0", 5, &[])]));
+    assert_eq!(sim.actions(), vec![Action::Dump]);
+}
+
+#[test]
+fn a_dry_run_counts_as_published_in_memory() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", Outcome::DryRun);
+    sim.net(NetEvent::Addr { index: 5 });
+    assert!(
+        sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.5"])]))
+            .is_empty()
+    );
+}
+
+#[test]
+fn reload_keeps_a_running_backoff() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(
+        &v4(),
+        "203.0.113.5",
+        Outcome::Reply(Reply::Code(Code::DnsErr)),
+    );
+    sim.actions();
+    sim.e
+        .reconfigure(timing(), vec![spec("home.example.com", Family::V4, "ppp0")]);
+    assert_eq!(sim.actions(), vec![Action::Dump, Action::Persist]);
+    sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    assert!(
+        sim.sends().is_empty(),
+        "a reload is no way around the 30-minute rule"
+    );
+}

@@ -1,0 +1,25 @@
+//! dynhost: keeps OVH DynHost records pointed at a router's WAN address, driven by
+//! netlink events rather than a polling timer.
+//!
+//! # Layout
+//!
+//! Pure decision code (no I/O, time passed in):
+//! - [`policy`]: which address on an interface may be published, and which one is.
+//! - [`reply`]: the provider's answer, parsed into a closed set of outcomes.
+//! - [`engine`]: debounce, send decisions, retries and blocks, as a sans-I/O state machine.
+//! - [`config`]: the TOML file to a validated config, all errors at once.
+//! - [`state`] (format half): the persisted last-published view.
+//!
+//! Thin edges:
+//! - [`netlink`]: rtnetlink subscription and dumps, converted to [`model`] types.
+//! - [`http`]: the HTTPS request to the provider (reqwest + rustls/ring).
+//! - [`state`] (file half): atomic writes and the state-directory lock.
+//! - [`daemon`] / [`oneshot`]: the async drivers that run the engine against the edges.
+
+pub mod config;
+pub mod duration;
+pub mod engine;
+pub mod model;
+pub mod policy;
+pub mod reply;
+pub mod secret;

@@ -1,0 +1,125 @@
+//! Plain data shared by the pure core and the edges: address families, what the kernel
+//! told us about links and addresses, and the keys records are tracked by.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// An address family. DynHost takes one address per record and family, so every
+/// record is tracked as up to two independent slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub const ALL: [Family; 2] = [Family::V4, Family::V6];
+
+    pub fn of(addr: &IpAddr) -> Family {
+        match addr {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+
+    /// The spelling used in the config, the state file and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::V4 => "ipv4",
+            Family::V6 => "ipv6",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Family> {
+        match s {
+            "ipv4" => Some(Family::V4),
+            "ipv6" => Some(Family::V6),
+            _ => None,
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Address flags we act on, decoded from IFA_FLAGS (the full 32-bit attribute).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AddrFlags {
+    pub tentative: bool,
+    pub deprecated: bool,
+    pub dad_failed: bool,
+    pub optimistic: bool,
+    /// IFA_F_SECONDARY, which for IPv6 is IFA_F_TEMPORARY (a privacy address).
+    pub secondary: bool,
+}
+
+/// How the kernel scopes an address (rtm scope).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Site,
+    Link,
+    Host,
+    Other(u8),
+}
+
+/// One address as the kernel reports it, already reduced to what selection needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddrInfo {
+    pub index: u32,
+    /// Our own address: IFA_LOCAL when present (point-to-point links put the peer in
+    /// IFA_ADDRESS), IFA_ADDRESS otherwise.
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+    pub scope: Scope,
+    pub flags: AddrFlags,
+}
+
+/// One link (network interface) as the kernel reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub index: u32,
+    pub name: String,
+    /// Administratively up (IFF_UP). Carrier is not required: PPP and port-less bridges
+    /// report operstate UNKNOWN while perfectly usable.
+    pub up: bool,
+}
+
+/// A full picture of links and addresses, from one netlink dump.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub links: Vec<LinkInfo>,
+    pub addrs: Vec<AddrInfo>,
+}
+
+impl Snapshot {
+    pub fn link_named(&self, name: &str) -> Option<&LinkInfo> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    pub fn addrs_of(&self, index: u32) -> impl Iterator<Item = &AddrInfo> {
+        self.addrs.iter().filter(move |a| a.index == index)
+    }
+}
+
+/// A netlink notification, reduced to the hint it carries: something changed here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetEvent {
+    /// RTM_NEWLINK / RTM_DELLINK. `name` is absent only if the kernel omitted IFLA_IFNAME.
+    Link {
+        index: u32,
+        name: Option<String>,
+        removed: bool,
+    },
+    /// RTM_NEWADDR / RTM_DELADDR on link `index`.
+    Addr { index: u32 },
+    /// The kernel dropped notifications (ENOBUFS) or the socket was reopened: resync.
+    Resync,
+}

@@ -16,6 +16,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::duration;
+use crate::engine::{SlotKey, SlotSpec, Timing};
 use crate::model::Family;
 use crate::secret::Secret;
 
@@ -61,6 +62,50 @@ pub struct Record {
     pub enabled: bool,
 }
 
+impl Config {
+    pub fn timing(&self) -> Timing {
+        Timing {
+            debounce: self.debounce,
+            debounce_max: self.debounce_max,
+            retry_initial: self.retry.initial,
+            retry_max: self.retry.max,
+        }
+    }
+
+    /// One slot per enabled record and family it publishes. The config-change time of a
+    /// slot is the newest mtime of the config file and the record's password file.
+    pub fn slot_specs(&self) -> Vec<SlotSpec> {
+        let mtime = |p: &Path| {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs())
+        };
+        let config_time = self.source.as_deref().and_then(mtime);
+        let mut specs = Vec::new();
+        for (index, r) in self.records.iter().enumerate().filter(|(_, r)| r.enabled) {
+            let changed = match (&r.password_file, config_time) {
+                (Some(p), Some(c)) => mtime(p).map(|t| t.max(c)),
+                (None, c) => c,
+                (Some(_), None) => None,
+            };
+            for family in Family::ALL.into_iter().filter(|f| r.publishes(*f)) {
+                specs.push(SlotSpec {
+                    key: SlotKey {
+                        hostname: r.hostname.clone(),
+                        family,
+                    },
+                    record: index,
+                    interface: r.interface.clone(),
+                    config_changed_at: changed,
+                });
+            }
+        }
+        specs
+    }
+}
+
 impl Record {
     pub fn publishes(&self, family: Family) -> bool {
         match family {
@@ -96,7 +141,11 @@ impl fmt::Display for ConfigError {
             if n == 1 { "" } else { "s" }
         )?;
         for p in &self.problems {
-            write!(f, "\n  {}:{}:{}: ", self.origin, p.line, p.column)?;
+            if p.line == 0 {
+                write!(f, "\n  {}: ", self.origin)?;
+            } else {
+                write!(f, "\n  {}:{}:{}: ", self.origin, p.line, p.column)?;
+            }
             if !p.key.is_empty() {
                 write!(f, "{}: ", p.key)?;
             }

@@ -15,11 +15,20 @@
 //! - [`http`]: the HTTPS request to the provider (reqwest + rustls/ring).
 //! - [`state`] (file half): atomic writes and the state-directory lock.
 //! - [`daemon`] / [`oneshot`]: the async drivers that run the engine against the edges.
+//! - [`cli`], [`logging`], [`status`]: the command line and what it prints.
 
+pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod duration;
 pub mod engine;
+pub mod http;
+pub mod logging;
 pub mod model;
+pub mod netlink;
+pub mod oneshot;
 pub mod policy;
 pub mod reply;
 pub mod secret;
+pub mod state;
+pub mod status;

@@ -1,1 +1,252 @@
-fn main() {}
+//! Composition root: arguments, logging, config, edges, then the library does the work.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use dynhost::cli::{Cli, Command, UpdateArgs};
+use dynhost::config::{self, Config};
+use dynhost::daemon::{self, Daemon, Rtnetlink};
+use dynhost::http::{self, Sender};
+use dynhost::oneshot::{self, Scope};
+use dynhost::state::{self, Store};
+use dynhost::{logging, netlink, status};
+
+/// Exit codes (sysexits for configuration).
+const EXIT_FAILURE: u8 = 1;
+const EXIT_CONFIG: u8 = 78;
+
+enum Failure {
+    Config(String),
+    Other(String),
+}
+
+type Result<T> = std::result::Result<T, Failure>;
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let config_given = matches.value_source("config") != Some(ValueSource::DefaultValue);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let log_env = std::env::var("DYNHOST_LOG").ok();
+    if let Err(e) = logging::init(cli.verbose, cli.quiet, log_env.as_deref()) {
+        eprintln!("dynhost: {e}");
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    match dispatch(&cli, config_given) {
+        Ok(code) => code,
+        Err(Failure::Config(msg)) => {
+            eprintln!("dynhost: {msg}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(Failure::Other(msg)) => {
+            eprintln!("dynhost: {msg}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // getaddrinfo runs on a blocking thread; let it go soon after each update.
+        .thread_keep_alive(Duration::from_secs(1))
+        .build()
+        .map_err(|e| Failure::Other(format!("cannot start the runtime: {e}")))
+}
+
+fn dispatch(cli: &Cli, config_given: bool) -> Result<ExitCode> {
+    let rt = runtime()?;
+    let config = rt.block_on(resolve_config(cli, config_given))?;
+    match &cli.command {
+        Command::Check => check(&config),
+        Command::Status { json } => show_status(&config, *json),
+        Command::Update(args) => rt.block_on(update(cli, config, args)),
+        Command::Run => rt.block_on(run(cli, config, config_given)),
+    }
+}
+
+/// The config file, or the embedded default for a dry run when no file exists.
+async fn resolve_config(cli: &Cli, config_given: bool) -> Result<Config> {
+    if !config_given && cli.dry_run && !cli.config.exists() {
+        let (handle, conn) = netlink::connect()
+            .await
+            .map_err(|e| Failure::Other(format!("cannot open a netlink socket: {e}")))?;
+        let iface = netlink::default_route_interface(handle).await;
+        conn.abort();
+        let iface = iface.map_err(Failure::Other)?.ok_or_else(|| {
+            Failure::Config(format!(
+                "no config file at {} and no default route to demonstrate on; \
+                 pass --config PATH",
+                cli.config.display()
+            ))
+        })?;
+        info!(
+            interface = %iface,
+            "no config file at {}: dry run with the embedded default record on the \
+             default-route interface",
+            cli.config.display()
+        );
+        return Ok(config::embedded_default(&iface));
+    }
+    let loaded = config::load(&cli.config).map_err(|e| {
+        let mut msg = e.to_string();
+        if !config_given && !cli.config.exists() {
+            msg.push_str(
+                "\nhint: write one (see README.md), or try `dynhost --dry-run run` to watch \
+                 the default-route interface with an example record",
+            );
+        }
+        Failure::Config(msg)
+    })?;
+    for w in &loaded.warnings {
+        warn!("{w}");
+    }
+    Ok(loaded.config)
+}
+
+fn check(config: &Config) -> Result<ExitCode> {
+    // Building the HTTPS client validates ca_file too.
+    http::HttpPublisher::new(&config.provider).map_err(Failure::Config)?;
+    let origin = config
+        .source
+        .as_ref()
+        .map_or("embedded default".to_string(), |p| p.display().to_string());
+    println!(
+        "# {origin}: OK, {} record(s), {} enabled\n{config}",
+        config.records.len(),
+        config.records.iter().filter(|r| r.enabled).count()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show_status(config: &Config, json: bool) -> Result<ExitCode> {
+    let mut store = Store::new(&config.state_dir, true);
+    let state = store.load().map_err(Failure::Other)?;
+    let rows = status::rows(config, &state);
+    let now = state::wall_now();
+    if json {
+        print!("{}", status::json(&rows, now));
+    } else {
+        print!("{}", status::text(&rows, now));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_state(store: &mut Store) -> state::StateMap {
+    store.load().unwrap_or_else(|e| {
+        warn!(error = %e, "state file unreadable; starting without it (records are sent once)");
+        state::StateMap::new()
+    })
+}
+
+async fn update(cli: &Cli, config: Config, args: &UpdateArgs) -> Result<ExitCode> {
+    let scope = Scope {
+        interface: args.interface.clone(),
+        ip: args.ip,
+        force: args.force,
+    };
+    scope.select(&config).map_err(Failure::Other)?;
+    let publisher = Sender::new(&config, cli.dry_run).map_err(Failure::Config)?;
+    let mut store = Store::new(&config.state_dir, cli.dry_run);
+    let _lock = if cli.dry_run {
+        None
+    } else {
+        Some(store.lock(Duration::from_secs(30)).map_err(|e| {
+            Failure::Other(format!(
+                "cannot take the state lock ({e}); is `dynhost run` running?"
+            ))
+        })?)
+    };
+    let state = load_state(&mut store);
+    let round = oneshot::run(&config, &scope, &publisher, &mut store, state)
+        .await
+        .map_err(Failure::Other)?;
+    print!("{}", round.summary());
+    Ok(if round.failed() {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn run(cli: &Cli, config: Config, config_given: bool) -> Result<ExitCode> {
+    let publisher = Sender::new(&config, cli.dry_run).map_err(Failure::Config)?;
+    let mut store = Store::new(&config.state_dir, cli.dry_run);
+    let _lock = if cli.dry_run {
+        None
+    } else {
+        Some(store.lock(Duration::ZERO).map_err(|e| {
+            Failure::Other(format!(
+                "cannot take the state lock: {e}; is dynhost already running?"
+            ))
+        })?)
+    };
+    let state = load_state(&mut store);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let reload_path = (config_given || config.source.is_some()).then(|| cli.config.clone());
+    let mut hup = signal(SignalKind::hangup()).map_err(io_failure)?;
+    let mut term = signal(SignalKind::terminate()).map_err(io_failure)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(io_failure)?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            reload(reload_path.as_deref(), &tx);
+        }
+    });
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    };
+    let dry_run = cli.dry_run;
+    let daemon = Daemon {
+        config,
+        kernel: Rtnetlink {
+            rcvbuf: netlink::DEFAULT_RCVBUF,
+        },
+        publisher,
+        store,
+        state,
+    };
+    daemon
+        .run(
+            move |c: &Config| Sender::new(c, dry_run),
+            rx,
+            shutdown,
+            || info!("ready"),
+        )
+        .await
+        .map_err(Failure::Other)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGHUP: load and validate; a broken file keeps the running config.
+fn reload(path: Option<&Path>, tx: &mpsc::UnboundedSender<daemon::Command>) {
+    let Some(path) = path else {
+        warn!("SIGHUP: running on the embedded default, there is no file to reload");
+        return;
+    };
+    match config::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                warn!("{w}");
+            }
+            info!(path = %path.display(), "SIGHUP: config loaded");
+            let _ = tx.send(daemon::Command::Reload(Box::new(loaded.config)));
+        }
+        Err(e) => error!("SIGHUP: reload failed, keeping the running config: {e}"),
+    }
+}
+
+fn io_failure(e: std::io::Error) -> Failure {
+    Failure::Other(format!("cannot install signal handlers: {e}"))
+}

@@ -169,6 +169,25 @@ impl Outcome {
         }
     }
 
+    /// Whether a fatal answer is about the login or the host, and so holds for both
+    /// families of the record, rather than about this one request.
+    pub fn concerns_record(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Reply(
+                Reply::Code(
+                    Code::BadAuth
+                        | Code::NotFqdn
+                        | Code::NoHost
+                        | Code::NumHost
+                        | Code::Abuse
+                        | Code::BadAgent
+                        | Code::NotYours
+                ) | Reply::Status(401 | 403)
+            )
+        )
+    }
+
     /// A short token for the state file and `status`: `good`, `badauth`, `http-503`...
     pub fn token(&self) -> String {
         match self {
@@ -533,6 +552,16 @@ mod tests {
         );
         let html = "<!DOCTYPE html><html><head><title>Login</title></head></html>";
         assert!(matches!(ok(html), Reply::Unparseable { .. }));
+    }
+
+    #[test]
+    fn identity_failures_concern_the_whole_record() {
+        let o = |r| Outcome::Reply(r);
+        assert!(o(Reply::Code(Code::BadAuth)).concerns_record());
+        assert!(o(Reply::Status(401)).concerns_record());
+        assert!(!o(Reply::Code(Code::BadSys)).concerns_record());
+        assert!(!o(Reply::Status(400)).concerns_record());
+        assert!(!o(Reply::Status(503)).concerns_record());
     }
 
     #[test]

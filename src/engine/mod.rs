@@ -8,7 +8,7 @@
 mod backoff;
 mod debounce;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ pub use backoff::Backoff;
 pub use debounce::Debouncer;
 
 use crate::model::{Family, NetEvent, Snapshot};
-use crate::policy::{self, Selection, Unavailable};
+use crate::policy::{self, Selection, Skip, Unavailable};
 use crate::reply::{Class, Outcome, Reply};
 
 /// The identity of a slot: one hostname, one family. Stable across reloads.
@@ -39,6 +39,8 @@ impl fmt::Display for SlotKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlotSpec {
     pub key: SlotKey,
+    /// Which config record it belongs to: slots of one record share a login and a host.
+    pub record: usize,
     pub interface: String,
     /// Unix time of the last change to this record's config (file mtimes). A block
     /// persisted before it is stale. `None`: unknown, blocks are not carried over.
@@ -78,6 +80,9 @@ pub struct LastReply {
     pub detail: String,
     pub at: u64,
 }
+
+/// The persisted view of every slot.
+pub type Memory = BTreeMap<SlotKey, SlotMemory>;
 
 /// What survives a restart, per slot.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -227,7 +232,7 @@ impl Engine {
         mode: Mode,
         timing: Timing,
         specs: Vec<SlotSpec>,
-        memory: &HashMap<SlotKey, SlotMemory>,
+        memory: &Memory,
         now: Instant,
         wall: u64,
         seed: u64,
@@ -254,19 +259,16 @@ impl Engine {
             .map(|spec| e.restore(spec, memory, now, wall))
             .collect();
         e.rebuild_watched();
-        if mode == Mode::OneShot {
-            e.dump = DumpPhase::Idle;
+        match mode {
+            // A one-shot run dumps when asked (not at all with `--ip`).
+            Mode::OneShot => e.dump = DumpPhase::Idle,
+            // Blocks from before the restart are lifted: say so in the file too.
+            Mode::Daemon => e.persist_pending = true,
         }
         e
     }
 
-    fn restore(
-        &self,
-        spec: SlotSpec,
-        memory: &HashMap<SlotKey, SlotMemory>,
-        now: Instant,
-        wall: u64,
-    ) -> Slot {
+    fn restore(&self, spec: SlotSpec, memory: &Memory, now: Instant, wall: u64) -> Slot {
         let m = memory.get(&spec.key).cloned().unwrap_or_default();
         let mut phase = Phase::Idle;
         if let Some(at) = m.retry_at.filter(|at| *at > wall) {
@@ -534,6 +536,18 @@ impl Engine {
                 error!(record = %key, addr = %addr, reply = %outcome, hint,
                        "update refused; this record is blocked until the config is reloaded");
                 s.phase = Phase::Blocked { since: wall };
+                if outcome.concerns_record() {
+                    // The other family shares the login and the host: spare the provider
+                    // a request that can only get the same answer.
+                    let record = s.spec.record;
+                    for other in self.slots.iter_mut().filter(|o| {
+                        o.spec.record == record && !matches!(o.phase, Phase::Blocked { .. })
+                    }) {
+                        if !matches!(other.phase, Phase::InFlight(_)) {
+                            other.phase = Phase::Blocked { since: wall };
+                        }
+                    }
+                }
             }
         }
         self.mark_persist();
@@ -748,25 +762,44 @@ impl Slot {
     }
 }
 
+/// Says once that a slot has nothing to publish, at a level that matches how unusual
+/// it is. Repeats only when the addresses involved change, not their flags.
 fn report_availability(s: &mut Slot, sel: &Selection) {
-    match sel {
-        Selection::Addr(_) => s.reported = None,
-        Selection::Unavailable(u) if s.reported.as_ref() != Some(u) => {
-            let (key, iface) = (&s.spec.key, &s.spec.interface);
-            match u {
-                Unavailable::OnlySkipped(_) => warn!(
-                    record = %key, interface = %iface, reason = %u,
-                    "no publishable address; nothing sent, the record is kept"
-                ),
-                _ => info!(
-                    record = %key, interface = %iface, reason = %u,
-                    "no publishable address; nothing sent, the record is kept"
-                ),
-            }
-            s.reported = Some(u.clone());
+    let u = match sel {
+        Selection::Addr(_) => {
+            s.reported = None;
+            return;
         }
-        Selection::Unavailable(_) => {}
+        Selection::Unavailable(u) => u,
+    };
+    let addrs = |u: &Unavailable| match u {
+        Unavailable::OnlySkipped(list) => list.iter().map(|(a, _)| *a).collect(),
+        _ => Vec::new(),
+    };
+    if let Some(prev) = &s.reported
+        && std::mem::discriminant(prev) == std::mem::discriminant(u)
+        && addrs(prev) == addrs(u)
+    {
+        return;
     }
+    let (key, iface) = (&s.spec.key, &s.spec.interface);
+    let msg = "no publishable address; nothing sent, the record is kept";
+    let skipped = |pred: fn(Skip) -> bool| match u {
+        Unavailable::OnlySkipped(list) => list.iter().any(|(_, why)| pred(*why)),
+        _ => false,
+    };
+    if skipped(|w| w == Skip::Tentative) {
+        // A NEWADDR follows when duplicate address detection ends.
+        debug!(record = %key, interface = %iface, reason = %u, "waiting for duplicate address detection");
+        return;
+    }
+    if skipped(|w| matches!(w, Skip::Private | Skip::SharedCgnat | Skip::UniqueLocal)) {
+        warn!(record = %key, interface = %iface, reason = %u,
+              "{msg} (is this interface behind NAT?)");
+    } else {
+        info!(record = %key, interface = %iface, reason = %u, "{msg}");
+    }
+    s.reported = Some(u.clone());
 }
 
 fn round_secs(d: Duration) -> Duration {

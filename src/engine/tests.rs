@@ -27,6 +27,7 @@ fn key(host: &str, family: Family) -> SlotKey {
 fn spec(host: &str, family: Family, iface: &str) -> SlotSpec {
     SlotSpec {
         key: key(host, family),
+        record: host.len(),
         interface: iface.into(),
         config_changed_at: Some(WALL0 - 1000),
     }
@@ -70,10 +71,10 @@ struct Sim {
 
 impl Sim {
     fn new(specs: Vec<SlotSpec>) -> Sim {
-        Sim::with(Mode::Daemon, specs, HashMap::new())
+        Sim::with(Mode::Daemon, specs, Memory::new())
     }
 
-    fn with(mode: Mode, specs: Vec<SlotSpec>, memory: HashMap<SlotKey, SlotMemory>) -> Sim {
+    fn with(mode: Mode, specs: Vec<SlotSpec>, memory: Memory) -> Sim {
         let t0 = Instant::now();
         Sim {
             e: Engine::new(mode, timing(), specs, &memory, t0, WALL0, 7),
@@ -98,6 +99,13 @@ impl Sim {
 
     fn actions(&mut self) -> Vec<Action> {
         std::iter::from_fn(|| self.e.poll_action()).collect()
+    }
+
+    /// Actions other than writing the state file.
+    fn work(&mut self) -> Vec<Action> {
+        let mut a = self.actions();
+        a.retain(|a| *a != Action::Persist);
+        a
     }
 
     fn sends(&mut self) -> Vec<(SlotKey, IpAddr)> {
@@ -125,7 +133,12 @@ impl Sim {
 
     /// Start-up: the first dump shows `s`.
     fn start(&mut self, s: &Snapshot) -> Vec<(SlotKey, IpAddr)> {
-        assert_eq!(self.actions(), vec![Action::Dump], "start-up dumps first");
+        assert_eq!(
+            self.e.poll_action(),
+            Some(Action::Dump),
+            "start-up dumps first"
+        );
+        self.actions();
         self.snapshot(s);
         self.sends()
     }
@@ -137,12 +150,7 @@ impl Sim {
             "an event must arm the debounce"
         );
         self.advance(10 * S);
-        let actions: Vec<Action> = self
-            .actions()
-            .into_iter()
-            .filter(|a| *a != Action::Persist)
-            .collect();
-        assert_eq!(actions, vec![Action::Dump]);
+        assert_eq!(self.work(), vec![Action::Dump]);
         self.snapshot(s);
         self.sends()
     }
@@ -255,7 +263,7 @@ fn a_ppp_link_recreated_with_a_new_index_is_followed_by_name() {
 
 #[test]
 fn a_restart_with_an_unchanged_address_sends_nothing() {
-    let memory = HashMap::from([(
+    let memory = Memory::from([(
         v4(),
         SlotMemory {
             published: Some(Published {
@@ -545,8 +553,8 @@ fn force_resends_an_unchanged_address_once() {
     assert!(sim.dump_after_debounce(&s).is_empty(), "force is spent");
 }
 
-fn blocked_memory() -> HashMap<SlotKey, SlotMemory> {
-    HashMap::from([(
+fn blocked_memory() -> Memory {
+    Memory::from([(
         v4(),
         SlotMemory {
             blocked_since: Some(WALL0 - 100),
@@ -594,7 +602,7 @@ fn the_daemon_forgets_blocks_at_restart() {
 
 #[test]
 fn a_persisted_retry_time_survives_a_restart() {
-    let memory = HashMap::from([(
+    let memory = Memory::from([(
         v4(),
         SlotMemory {
             retry_at: Some(WALL0 + 600),
@@ -623,7 +631,7 @@ fn one_shot_override_uses_the_given_address() {
             spec("home.example.com", Family::V4, "ppp0"),
             spec("home.example.com", Family::V6, "ppp0"),
         ],
-        HashMap::new(),
+        Memory::new(),
     );
     assert!(sim.actions().is_empty(), "no dump unless asked");
     sim.e
@@ -637,7 +645,7 @@ fn one_shot_override_uses_the_given_address() {
 #[test]
 fn a_failed_dump_is_retried_with_backoff() {
     let mut sim = one_record();
-    assert_eq!(sim.actions(), vec![Action::Dump]);
+    assert_eq!(sim.work(), vec![Action::Dump]);
     sim.e.handle_dump_failed(sim.now, "EBUSY");
     assert_eq!(sim.e.poll_timeout(), Some(sim.now + 2 * S));
     sim.advance(2 * S);
@@ -647,7 +655,7 @@ fn a_failed_dump_is_retried_with_backoff() {
 #[test]
 fn a_dump_requested_while_one_runs_is_taken_after_it() {
     let mut sim = one_record();
-    assert_eq!(sim.actions(), vec![Action::Dump]);
+    assert_eq!(sim.work(), vec![Action::Dump]);
     sim.net(NetEvent::Resync);
     sim.advance(2 * S);
     assert!(sim.actions().is_empty(), "one dump at a time");
@@ -685,4 +693,39 @@ fn reload_keeps_a_running_backoff() {
         sim.sends().is_empty(),
         "a reload is no way around the 30-minute rule"
     );
+}
+
+#[test]
+fn an_identity_failure_blocks_both_families_of_the_record() {
+    let mut sim = Sim::new(vec![
+        spec("home.example.com", Family::V4, "ppp0"),
+        spec("home.example.com", Family::V6, "ppp0"),
+    ]);
+    let sends = sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
+    assert_eq!(sends, vec![(v4(), ip("203.0.113.1"))]);
+    sim.outcome(
+        &v4(),
+        "203.0.113.1",
+        Outcome::Reply(Reply::Code(Code::NoHost)),
+    );
+    sim.net(NetEvent::Addr { index: 5 });
+    let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.1", "2001:db8::1"])]));
+    assert!(sends.is_empty(), "IPv6 would get the same nohost");
+    assert!(matches!(
+        sim.e.report(sim.now)[1].result,
+        SlotResult::Blocked { .. }
+    ));
+}
+
+#[test]
+fn a_request_level_failure_blocks_only_its_family() {
+    let mut sim = Sim::new(vec![
+        spec("home.example.com", Family::V4, "ppp0"),
+        spec("home.example.com", Family::V6, "ppp0"),
+    ]);
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
+    sim.outcome(&v4(), "203.0.113.1", Outcome::Reply(Reply::Status(400)));
+    sim.net(NetEvent::Addr { index: 5 });
+    let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.1", "2001:db8::1"])]));
+    assert_eq!(sends, vec![(v6(), ip("2001:db8::1"))]);
 }

@@ -3,6 +3,10 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use std::ffi::OsStr;
+
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use clap::{ArgAction, Parser, Subcommand};
 
 use crate::config::{DEFAULT_PATH, check_interface};
@@ -60,16 +64,40 @@ pub enum Command {
 #[derive(clap::Args, Debug, Clone)]
 pub struct UpdateArgs {
     /// Only the records that follow this interface.
-    #[arg(short, long, value_name = "IF", value_parser = interface)]
+    #[arg(short, long, value_name = "IF", value_parser = Checked(interface))]
     pub interface: Option<String>,
 
     /// Publish this address instead of reading the interface (must be a global address).
-    #[arg(long, value_name = "ADDR", value_parser = publishable_ip)]
+    #[arg(long, value_name = "ADDR", value_parser = Checked(publishable_ip))]
     pub ip: Option<IpAddr>,
 
     /// Send even when the address is unchanged, waiting to retry, or blocked.
     #[arg(long)]
     pub force: bool,
+}
+
+/// A value parser whose errors never echo the raw argument (which may be huge or
+/// hostile); the check's own message quotes a bounded excerpt.
+#[derive(Clone)]
+struct Checked<T>(fn(&str) -> Result<T, String>);
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Checked<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        let name = arg.map_or_else(|| "value".to_string(), ToString::to_string);
+        let fail =
+            |kind, msg: String| clap::Error::raw(kind, format!("{name}: {msg}\n")).with_cmd(cmd);
+        let s = value
+            .to_str()
+            .ok_or_else(|| fail(ErrorKind::InvalidUtf8, "not valid UTF-8".into()))?;
+        (self.0)(s).map_err(|e| fail(ErrorKind::ValueValidation, e))
+    }
 }
 
 fn interface(s: &str) -> Result<String, String> {

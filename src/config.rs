@@ -774,19 +774,24 @@ fn check_username(s: &str) -> Result<(), String> {
     }
 }
 
-/// A Linux interface name (IFNAMSIZ - 1 bytes, no '/' or whitespace).
+/// A Linux interface name: 1 to 15 bytes (IFNAMSIZ - 1). The kernel allows nearly any
+/// byte, but real WAN names (ppp0, pppoe-wan, eth0.2, br-lan) use letters, digits and
+/// `-_.`, and accepting nothing else keeps shell metacharacters out of hooks.
 pub fn check_interface(s: &str) -> Result<(), String> {
+    let shown: String = s.chars().take(32).collect();
     if s.is_empty() || s.len() > 15 {
         Err(format!(
-            "{s:?} is not an interface name (1 to 15 characters)"
+            "{shown:?} is not an interface name (1 to 15 characters)"
         ))
     } else if s == "."
         || s == ".."
-        || s.contains('/')
-        || s.contains(':')
-        || s.chars().any(|c| c.is_whitespace() || c.is_control())
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
     {
-        Err(format!("{s:?} is not an interface name"))
+        Err(format!(
+            "{shown:?} is not an interface name (letters, digits, '-', '_', '.')"
+        ))
     } else {
         Ok(())
     }

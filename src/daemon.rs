@@ -54,7 +54,7 @@ impl Watch for netlink::Watcher {
         netlink::Watcher::next(self)
     }
     fn dump(&self) -> impl Future<Output = Result<Snapshot, String>> + 'static {
-        netlink::dump(self.handle())
+        netlink::dump()
     }
 }
 

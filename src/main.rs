@@ -77,11 +77,7 @@ fn dispatch(cli: &Cli, config_given: bool) -> Result<ExitCode> {
 /// The config file, or the embedded default for a dry run when no file exists.
 async fn resolve_config(cli: &Cli, config_given: bool) -> Result<Config> {
     if !config_given && cli.dry_run && !cli.config.exists() {
-        let (handle, conn) = netlink::connect()
-            .await
-            .map_err(|e| Failure::Other(format!("cannot open a netlink socket: {e}")))?;
-        let iface = netlink::default_route_interface(handle).await;
-        conn.abort();
+        let iface = netlink::default_route_interface().await;
         let iface = iface.map_err(Failure::Other)?.ok_or_else(|| {
             Failure::Config(format!(
                 "no config file at {} and no default route to demonstrate on; \

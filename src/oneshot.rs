@@ -126,12 +126,9 @@ pub async fn run<P: Publish>(
         while let Some(action) = engine.poll_action() {
             match action {
                 Action::Dump => {
-                    let (handle, conn) = netlink::connect()
+                    let snap = netlink::dump()
                         .await
-                        .map_err(|e| format!("cannot open a netlink socket: {e}"))?;
-                    let snap = netlink::dump(handle).await;
-                    conn.abort();
-                    let snap = snap.map_err(|e| format!("cannot read the interfaces: {e}"))?;
+                        .map_err(|e| format!("cannot read the interfaces: {e}"))?;
                     engine.handle_snapshot(now(), &snap);
                 }
                 Action::Send { key, addr } => {

@@ -241,3 +241,45 @@ fn only_a_private_address_sends_nothing() {
         assert_eq!(agent.count("no publishable address"), 1, "said once");
     });
 }
+
+#[test]
+fn sighup_reloads_and_a_broken_config_keeps_the_old_one_running() {
+    in_netns(|| {
+        bridge("br0");
+        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
+        let provider = Provider::start();
+        let dir = Scratch::new("reload");
+        let cfg = write_config(
+            &dir,
+            &provider.url(),
+            &record("home.example.com", "br0", ""),
+        );
+        let agent = Agent::start(&cfg, &[]);
+        provider.wait_for(1, T);
+        std::fs::write(&cfg, "this is = not [valid toml\n").unwrap();
+        agent.signal(libc::SIGHUP);
+        agent.wait_log("reload failed, keeping the running config", T);
+        assert!(agent.log().contains("config.toml:1:"), "says why, where");
+        // The old config still works.
+        ip(&["addr", "del", "203.0.113.5/24", "dev", "br0"]);
+        ip(&["addr", "add", "203.0.113.6/24", "dev", "br0"]);
+        assert_eq!(
+            provider.wait_for(2, T)[1].param("myip"),
+            Some("203.0.113.6")
+        );
+        // A good new config with one more record: the new record is published, the old
+        // one is not re-sent.
+        let body = format!(
+            "{}{}",
+            record("home.example.com", "br0", ""),
+            record("new.example.com", "br0", "")
+        );
+        write_config(&dir, &provider.url(), &body);
+        agent.signal(libc::SIGHUP);
+        let reqs = provider.wait_for(3, T);
+        assert_eq!(reqs[2].param("hostname"), Some("new.example.com"));
+        settle(Duration::from_secs(2));
+        assert_eq!(provider.count(), 3);
+        assert!(agent.stop().success());
+    });
+}

@@ -1,0 +1,186 @@
+//! The kernel edge: rtnetlink link and address notifications, and full dumps, over
+//! netlink-sys sockets driven by tokio.
+//!
+//! Thin on purpose: bytes are decoded by `wire` (pure, unit-tested) and every
+//! decision is the engine's. Notifications are hints; the dump is the truth.
+
+pub mod wire;
+
+use std::collections::VecDeque;
+use std::io;
+
+use netlink_sys::protocols::NETLINK_ROUTE;
+use netlink_sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
+use tracing::{debug, warn};
+
+use crate::model::{NetEvent, Snapshot};
+use wire::Message;
+
+/// A bigger receive buffer than the default makes overruns rarer; the resync on
+/// overrun is what makes them harmless.
+pub const DEFAULT_RCVBUF: usize = 1 << 20;
+
+/// Larger than any rtnetlink datagram (dumps are sent in pieces of at most 32 KiB).
+const DATAGRAM_MAX: usize = 64 * 1024;
+
+/// A socket subscribed to link and IPv4/IPv6 address notifications.
+pub struct Watcher {
+    socket: TokioSocket,
+    buf: Vec<u8>,
+    pending: VecDeque<NetEvent>,
+}
+
+impl Watcher {
+    /// Subscribes. Dump afterwards, so that no change can fall between the two.
+    pub fn subscribe(rcvbuf: usize) -> io::Result<Watcher> {
+        let mut socket = TokioSocket::new(NETLINK_ROUTE)?;
+        let s = socket.socket_mut();
+        s.bind(&SocketAddr::new(0, 0))?;
+        for group in [
+            wire::RTNLGRP_LINK,
+            wire::RTNLGRP_IPV4_IFADDR,
+            wire::RTNLGRP_IPV6_IFADDR,
+        ] {
+            s.add_membership(group)?;
+        }
+        s.set_rx_buf_sz(i32::try_from(rcvbuf).unwrap_or(i32::MAX))?;
+        Ok(Watcher {
+            socket,
+            buf: Vec::with_capacity(DATAGRAM_MAX),
+            pending: VecDeque::new(),
+        })
+    }
+
+    /// The next hint. `None` when the socket failed and must be reopened.
+    ///
+    /// Cancel-safe: the only await is the receive; a datagram once received is queued
+    /// whole before anything is returned.
+    pub async fn next(&mut self) -> Option<NetEvent> {
+        loop {
+            if let Some(ev) = self.pending.pop_front() {
+                return Some(ev);
+            }
+            self.buf.clear();
+            match self.socket.recv(&mut self.buf).await {
+                Ok(()) => self.decode(),
+                // The kernel dropped notifications for us: resync from a dump.
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    debug!("netlink overrun (ENOBUFS): notifications were lost, resyncing");
+                    return Some(NetEvent::Resync);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    warn!(error = %e, "netlink receive failed");
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn decode(&mut self) {
+        if self.buf.len() >= DATAGRAM_MAX {
+            // Possibly truncated: what it held cannot be trusted to be complete.
+            self.pending.push_back(NetEvent::Resync);
+            return;
+        }
+        for m in wire::messages(&self.buf) {
+            match m.and_then(|(h, p)| wire::parse(h, p)) {
+                Ok(msg) => self.pending.extend(wire::event(msg)),
+                Err(e) => {
+                    warn!(error = %e, "skipping an unreadable netlink notification; resyncing");
+                    self.pending.push_back(NetEvent::Resync);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Reads every link and address, each from a fresh socket's dump.
+pub async fn dump() -> Result<Snapshot, String> {
+    let mut snap = Snapshot::default();
+    for m in request(wire::RTM_GETLINK, wire::AF_UNSPEC).await? {
+        if let Message::Link { info, .. } = m {
+            snap.links.push(info);
+        }
+    }
+    for m in request(wire::RTM_GETADDR, wire::AF_UNSPEC).await? {
+        if let Message::Addr {
+            info: Some(info), ..
+        } = m
+        {
+            snap.addrs.push(info);
+        }
+    }
+    Ok(snap)
+}
+
+/// The interface of the default route (IPv4 first, then IPv6), for the embedded default.
+pub async fn default_route_interface() -> Result<Option<String>, String> {
+    let snap = dump().await?;
+    for family in [wire::AF_INET, wire::AF_INET6] {
+        for m in request(wire::RTM_GETROUTE, family).await? {
+            if let Message::DefaultRoute { oif } = m
+                && let Some(l) = snap.links.iter().find(|l| l.index == oif)
+            {
+                return Ok(Some(l.name.clone()));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Sends one dump request and collects the answer until NLMSG_DONE. An interrupted
+/// dump (the table changed under it) is taken again, up to a few times.
+async fn request(kind: u16, family: u8) -> Result<Vec<Message>, String> {
+    const ATTEMPTS: usize = 4;
+    for _ in 0..ATTEMPTS {
+        match request_once(kind, family).await? {
+            Some(msgs) => return Ok(msgs),
+            None => debug!(
+                kind,
+                "netlink dump interrupted by a change; taking it again"
+            ),
+        }
+    }
+    Err(format!("netlink dump {kind} kept being interrupted"))
+}
+
+async fn request_once(kind: u16, family: u8) -> Result<Option<Vec<Message>>, String> {
+    let fail = |what: &str, e: io::Error| format!("netlink {what}: {e}");
+    let mut socket = TokioSocket::new(NETLINK_ROUTE).map_err(|e| fail("socket", e))?;
+    socket
+        .socket_mut()
+        .bind_auto()
+        .map_err(|e| fail("bind", e))?;
+    let seq = 1;
+    let req = wire::dump_request(kind, family, seq);
+    socket
+        .send_to(&req, &SocketAddr::new(0, 0))
+        .await
+        .map_err(|e| fail("send", e))?;
+    let mut out = Vec::new();
+    let mut interrupted = false;
+    let mut buf = Vec::with_capacity(DATAGRAM_MAX);
+    loop {
+        buf.clear();
+        socket
+            .recv(&mut buf)
+            .await
+            .map_err(|e| fail("receive", e))?;
+        for m in wire::messages(&buf) {
+            let (h, p) = m.map_err(|e| e.to_string())?;
+            if h.seq != seq {
+                continue;
+            }
+            interrupted |= h.flags & wire::NLM_F_DUMP_INTR != 0;
+            match wire::parse(h, p).map_err(|e| e.to_string())? {
+                Message::Done => return Ok((!interrupted).then_some(out)),
+                Message::Error(errno) => {
+                    return Err(fail("dump", io::Error::from_raw_os_error(errno)));
+                }
+                msg => out.push(msg),
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The command line: exit codes, `check`, `status`, the one-shot `update`, dry runs
+//! and the embedded default. Network cases run in a private network namespace.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::agent::{Agent, BIN, PASSWORD, Scratch, record, run, settle, text, write_config};
+use support::netns::{bridge, in_netns, ip};
+use support::provider::{Provider, Reply};
+
+const T: Duration = Duration::from_secs(10);
+
+#[test]
+fn check_reports_every_error_with_file_line_and_key() {
+    let dir = Scratch::new("check-bad");
+    let path = dir.join("config.toml");
+    std::fs::write(
+        &path,
+        "debounce = \"soon\"\nstate_dri = \"/x\"\n\n[[record]]\nhostname = \"home\"\n\
+         username = \"u\"\npassword = \"p\"\ninterface = \"ppp0\"\nipv6 = 1\n",
+    )
+    .unwrap();
+    let out = run(&path, &["check"]);
+    assert_eq!(out.status.code(), Some(78));
+    let (_, err) = text(&out);
+    let p = path.display();
+    for needle in [
+        format!("{p}:1:12: debounce:"),
+        format!("{p}:2:1: state_dri: unknown key; did you mean `state_dir`?"),
+        format!("{p}:5:12: record[1].hostname:"),
+        format!("{p}:9:8: record[1].ipv6: expected true or false"),
+    ] {
+        assert!(err.contains(&needle), "missing {needle:?} in:\n{err}");
+    }
+    assert!(err.contains("4 errors"), "{err}");
+}
+
+#[test]
+fn check_prints_the_effective_config_without_the_password() {
+    let dir = Scratch::new("check-good");
+    let cfg = write_config(
+        &dir,
+        "http://127.0.0.1:1/nic/update",
+        &record("home.example.com", "ppp0", ""),
+    );
+    let out = run(&cfg, &["check"]);
+    assert_eq!(out.status.code(), Some(0));
+    let (stdout, stderr) = text(&out);
+    assert!(stdout.contains("debounce = \"1s\""), "{stdout}");
+    assert!(stdout.contains("password = \"<redacted>\""), "{stdout}");
+    assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
+}
+
+#[test]
+fn a_missing_config_file_is_a_configuration_error() {
+    let out = Command::new(BIN)
+        .args(["check"])
+        .env("DYNHOST_CONFIG", "/nonexistent/dynhost.toml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dynhost.toml"));
+}
+
+#[test]
+fn bad_arguments_are_usage_errors_and_send_nothing() {
+    let dir = Scratch::new("usage");
+    let cfg = write_config(
+        &dir,
+        "http://127.0.0.1:1/nic/update",
+        &record("home.example.com", "ppp0", ""),
+    );
+    for (args, needle) in [
+        (vec!["update", "--ip", "10.0.0.1"], "private"),
+        (vec!["update", "--ip", "100.64.1.1"], "carrier-grade NAT"),
+        (vec!["update", "--ip", "fe80::1"], "link-local"),
+        (
+            vec!["update", "--ip", "203.0.113.5; reboot"],
+            "not an IPv4 or IPv6 address",
+        ),
+        (
+            vec!["update", "--ip", "$(id)"],
+            "not an IPv4 or IPv6 address",
+        ),
+        (
+            vec!["update", "--interface", "ppp0`id`"],
+            "not an interface name",
+        ),
+        (vec!["update", "--bogus"], "unexpected argument"),
+        (vec!["frobnicate"], "unrecognized subcommand"),
+    ] {
+        let out = run(&cfg, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let (_, err) = text(&out);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let long = "x".repeat(100_000);
+    let out = run(&cfg, &["update", "--ip", &long]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stderr.len() < 2000, "the error does not echo 100 kB");
+    assert!(!dir.join("state").exists(), "nothing was written");
+}
+
+#[test]
+fn one_shot_update_publishes_once_and_then_is_up_to_date() {
+    in_netns(|| {
+        bridge("br0");
+        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
+        let provider = Provider::start();
+        let dir = Scratch::new("oneshot");
+        let body = format!(
+            "{}{}",
+            record("home.example.com", "br0", ""),
+            record("v6.example.com", "br0", "ipv4 = false\nipv6 = true")
+        );
+        let cfg = write_config(&dir, &provider.url(), &body);
+
+        let out = run(&cfg, &["update"]);
+        assert_eq!(out.status.code(), Some(0));
+        let (stdout, _) = text(&out);
+        assert!(
+            stdout.contains("home.example.com ipv4: published 203.0.113.5 (good 203.0.113.5)"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("v6.example.com ipv6: nothing to publish"),
+            "{stdout}"
+        );
+        assert_eq!(provider.count(), 1);
+
+        let (stdout, _) = text(&run(&cfg, &["update"]));
+        assert!(
+            stdout.contains("up to date (203.0.113.5); nothing sent"),
+            "{stdout}"
+        );
+        assert_eq!(provider.count(), 1, "unchanged: nothing sent");
+
+        let out = run(&cfg, &["update", "--force", "--interface", "br0"]);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(provider.count(), 2, "--force sends");
+
+        let out = run(&cfg, &["update", "--ip", "198.51.100.9"]);
+        assert_eq!(out.status.code(), Some(0));
+        let reqs = provider.wait_for(3, T);
+        assert_eq!(reqs[2].param("myip"), Some("198.51.100.9"));
+
+        let out = run(&cfg, &["update", "--interface", "eth9"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out)
+                .1
+                .contains("no enabled record follows interface \"eth9\"")
+        );
+
+        let out = run(
+            &cfg,
+            &["update", "--interface", "br0", "--ip", "2001:db8::9"],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "v6.example.com publishes IPv6 on br0"
+        );
+        assert_eq!(
+            provider.wait_for(4, T)[3].param("hostname"),
+            Some("v6.example.com")
+        );
+
+        let (json, _) = text(&run(&cfg, &["status", "--json"]));
+        assert!(json.contains("\"address\":\"198.51.100.9\""), "{json}");
+        assert!(json.contains("\"address\":\"2001:db8::9\""), "{json}");
+        assert_eq!(provider.count(), 4);
+    });
+}
+
+#[test]
+fn one_shot_update_fails_when_the_provider_does() {
+    in_netns(|| {
+        bridge("br0");
+        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
+        let provider = Provider::start_with(Reply::Text(503, "maintenance".into()));
+        let dir = Scratch::new("oneshot-503");
+        let cfg = write_config(
+            &dir,
+            &provider.url(),
+            &record("home.example.com", "br0", ""),
+        );
+        let out = run(&cfg, &["update"]);
+        assert_eq!(out.status.code(), Some(1));
+        let (stdout, _) = text(&out);
+        assert!(stdout.contains("not published: HTTP 503"), "{stdout}");
+        // The retry time is kept: an immediate second call does not hammer the provider.
+        let out = run(&cfg, &["update"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(provider.count(), 1);
+        let state = std::fs::read_to_string(dir.join("state/state")).unwrap();
+        assert!(
+            !state.contains("published="),
+            "a failure publishes nothing: {state}"
+        );
+        // A blocked record is not retried by hooks either, until the config changes.
+        provider.set_default(Reply::Text(200, "nohost".into()));
+        let out = run(&cfg, &["update", "--force"]);
+        assert_eq!(out.status.code(), Some(1));
+        let out = run(&cfg, &["update"]);
+        assert!(text(&out).0.contains("blocked after"), "{:?}", text(&out));
+        assert_eq!(provider.count(), 2);
+        settle(Duration::from_millis(1100));
+        let _ = write_config(
+            &dir,
+            &provider.url(),
+            &record("home.example.com", "br0", ""),
+        );
+        let _ = run(&cfg, &["update"]);
+        assert_eq!(provider.count(), 3, "a changed config lifts the block");
+    });
+}
+
+#[test]
+fn dry_run_logs_the_request_and_sends_and_writes_nothing() {
+    in_netns(|| {
+        bridge("br0");
+        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
+        let provider = Provider::start();
+        let dir = Scratch::new("dry");
+        let cfg = write_config(
+            &dir,
+            &provider.url(),
+            &record("home.example.com", "br0", ""),
+        );
+        let out = run(&cfg, &["--dry-run", "update"]);
+        assert_eq!(out.status.code(), Some(0));
+        let (stdout, stderr) = text(&out);
+        assert!(
+            stdout.contains("dry run: would publish 203.0.113.5"),
+            "{stdout}"
+        );
+        assert!(
+            stderr.contains("would send GET http://127.0.0.1:")
+                && stderr.contains("myip=203.0.113.5")
+                && stderr.contains("<example.com-test:redacted>"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(PASSWORD));
+        assert_eq!(provider.connections(), 0);
+        assert!(!dir.join("state").exists());
+    });
+}
+
+#[test]
+fn the_embedded_default_dry_runs_on_the_default_route_interface() {
+    in_netns(|| {
+        bridge("br0");
+        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
+        ip(&[
+            "route",
+            "add",
+            "default",
+            "via",
+            "203.0.113.1",
+            "dev",
+            "br0",
+        ]);
+        // No config file: hide /etc/dynhost from the child, if this machine has one.
+        let mut cmd = Command::new("unshare");
+        cmd.args([
+            "--mount",
+            "sh",
+            "-c",
+            "mount -t tmpfs none /etc/dynhost 2>/dev/null; exec \"$0\" \"$@\"",
+            BIN,
+            "--dry-run",
+            "run",
+        ])
+        .env_remove("DYNHOST_CONFIG");
+        let agent = Agent::spawn(cmd);
+        agent.wait_log("no config file at /etc/dynhost/config.toml", T);
+        agent.wait_log(
+            "would send GET https://dns.eu.ovhapis.com/nic/update?system=dyndns&hostname=dynhost.example.com&myip=203.0.113.5",
+            T,
+        );
+        ip(&["addr", "add", "198.51.100.3/24", "dev", "br0"]);
+        ip(&["addr", "del", "203.0.113.5/24", "dev", "br0"]);
+        agent.wait_log("myip=198.51.100.3", T);
+        assert!(agent.stop().success());
+    });
+}

@@ -19,6 +19,7 @@ use crate::duration;
 use crate::engine::{SlotKey, SlotSpec, Timing};
 use crate::model::Family;
 use crate::secret::Secret;
+use crate::uci;
 
 pub const DEFAULT_PATH: &str = "/etc/dynhost/config.toml";
 pub const DEFAULT_URL: &str = "https://dns.eu.ovhapis.com/nic/update";
@@ -56,7 +57,10 @@ pub struct Record {
     pub username: String,
     pub password: Secret,
     pub password_file: Option<PathBuf>,
+    /// The kernel device followed.
     pub interface: String,
+    /// The OpenWrt logical name it was given as (`wan`), if any.
+    pub interface_alias: Option<String>,
     pub ipv4: bool,
     pub ipv6: bool,
     pub enabled: bool,
@@ -215,8 +219,24 @@ ipv6 = true
     }
 }
 
-/// Parses config text. `path` locates relative paths and names the origin in errors.
+/// Parses config text (TOML, or OpenWrt UCI). `path` locates relative paths and names
+/// the origin in errors. Relative password files are looked up in systemd's
+/// credentials directory first, when `$CREDENTIALS_DIRECTORY` is set.
 pub fn parse(text: &str, path: Option<&Path>) -> Result<Loaded, ConfigError> {
+    let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+    // UCI's logical interface names are resolved with the network config next to it.
+    let network = path
+        .and_then(Path::parent)
+        .and_then(|d| std::fs::read_to_string(d.join("network")).ok());
+    parse_with(text, path, credentials, network.as_deref())
+}
+
+fn parse_with(
+    text: &str,
+    path: Option<&Path>,
+    credentials: Option<PathBuf>,
+    network: Option<&str>,
+) -> Result<Loaded, ConfigError> {
     let origin = path.map_or_else(
         || "<embedded default>".to_string(),
         |p| p.display().to_string(),
@@ -228,15 +248,33 @@ pub fn parse(text: &str, path: Option<&Path>) -> Result<Loaded, ConfigError> {
     let mut w = Walker {
         text,
         base,
+        credentials,
         problems: Vec::new(),
         warnings: Vec::new(),
     };
-    let (root, syntax) = DeTable::parse_recoverable(text);
-    for e in syntax {
-        let span = e.span().unwrap_or(0..0);
-        w.problem(span, "", e.message().trim().to_string());
-    }
-    let config = w.root(root.get_ref(), path);
+    let config = if uci::looks_like_uci(text) {
+        let (sections, syntax) = uci::parse(text);
+        let network = network.map(|n| uci::parse(n).0).unwrap_or_default();
+        let mut aliases = Vec::new();
+        let (root, problems) = uci::to_table(&sections, &network, &mut aliases);
+        for (span, msg) in syntax.into_iter().chain(problems) {
+            w.problem(span, "", msg);
+        }
+        let mut config = w.root(&root, path);
+        for (i, logical) in aliases {
+            if let Some(r) = config.records.get_mut(i) {
+                r.interface_alias = Some(logical);
+            }
+        }
+        config
+    } else {
+        let (root, syntax) = DeTable::parse_recoverable(text);
+        for e in syntax {
+            let span = e.span().unwrap_or(0..0);
+            w.problem(span, "", e.message().trim().to_string());
+        }
+        w.root(root.get_ref(), path)
+    };
     w.problems.sort_by_key(|p| (p.line, p.column));
     w.problems.dedup();
     if w.problems.is_empty() {
@@ -257,6 +295,7 @@ type Value<'a> = Spanned<DeValue<'a>>;
 struct Walker<'t> {
     text: &'t str,
     base: PathBuf,
+    credentials: Option<PathBuf>,
     problems: Vec<Problem>,
     warnings: Vec<String>,
 }
@@ -283,11 +322,7 @@ impl Walker<'_> {
                 continue;
             }
             let full = format!("{prefix}{name}");
-            let hint = known
-                .iter()
-                .find(|cand| edit_distance(cand, name) <= 2)
-                .map(|c| format!("; did you mean `{prefix}{c}`?"))
-                .unwrap_or_default();
+            let hint = suggest(name, known, prefix);
             self.problem(k.span(), &full, format!("unknown key{hint}"));
         }
     }
@@ -621,6 +656,7 @@ impl Walker<'_> {
             password: password?,
             password_file,
             interface: interface?,
+            interface_alias: None,
             ipv4,
             ipv6,
             enabled,
@@ -666,9 +702,19 @@ impl Walker<'_> {
             }
             (None, Some(v)) => {
                 let k = format!("{key}.password_file");
-                let Some(path) = self.path(v, &k) else {
+                let Some(raw) = self.string(v, &k).map(str::to_string) else {
                     return (None, None);
                 };
+                let Some(mut path) = self.path(v, &k) else {
+                    return (None, None);
+                };
+                // systemd's LoadCredential=NAME:... puts the file at $CREDENTIALS_DIRECTORY/NAME.
+                if Path::new(&raw).is_relative()
+                    && let Some(dir) = &self.credentials
+                    && dir.join(&raw).is_file()
+                {
+                    path = dir.join(&raw);
+                }
                 match read_password_file(&path) {
                     Ok((secret, warning)) => {
                         self.warnings.extend(warning);
@@ -833,6 +879,15 @@ fn is_loopback_host(url: &Url) -> bool {
     }
 }
 
+/// "; did you mean `x`?" when a known name is within two edits of `name`.
+pub(crate) fn suggest(name: &str, known: &[&str], prefix: &str) -> String {
+    known
+        .iter()
+        .find(|cand| edit_distance(cand, name) <= 2)
+        .map(|c| format!("; did you mean `{prefix}{c}`?"))
+        .unwrap_or_default()
+}
+
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -887,7 +942,11 @@ impl fmt::Display for Config {
                 )?,
                 None => writeln!(f, "password = \"<redacted>\"  # {} bytes", r.password.len())?,
             }
-            writeln!(f, "interface = {}", toml_quote(&r.interface))?;
+            write!(f, "interface = {}", toml_quote(&r.interface))?;
+            match &r.interface_alias {
+                Some(logical) => writeln!(f, "  # OpenWrt interface {logical:?}")?,
+                None => writeln!(f)?,
+            }
             writeln!(
                 f,
                 "ipv4 = {}\nipv6 = {}\nenabled = {}",
@@ -1126,6 +1185,67 @@ interface = "a very long interface name"
         std::fs::remove_file(&secret).unwrap();
         let err = parse(text, Some(&cfg_path)).unwrap_err().to_string();
         assert!(err.contains("cannot read"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn uci_files_get_the_same_checks_and_located_errors() {
+        let network = "config interface 'wan'\n\toption device 'eth1'\n\toption proto 'pppoe'\n";
+        let text = "config dynhost\n\toption debounce '3s'\n\toption url 'http://127.0.0.1:9/nic/update'\n\n\
+                    config record 'home'\n\toption hostname 'home.example.com'\n\
+                    \toption username 'u'\n\toption password 'p'\n\toption interface 'wan'\n\
+                    \toption ipv6 '1'\n";
+        let c = parse_with(
+            text,
+            Some(Path::new("/etc/config/dynhost")),
+            None,
+            Some(network),
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.debounce, Duration::from_secs(3));
+        assert_eq!(c.provider.url.as_str(), "http://127.0.0.1:9/nic/update");
+        let r = &c.records[0];
+        assert_eq!(r.interface, "pppoe-wan");
+        assert_eq!(r.interface_alias.as_deref(), Some("wan"));
+        assert!(r.ipv4 && r.ipv6 && r.enabled);
+        assert!(
+            c.to_string()
+                .contains("interface = \"pppoe-wan\"  # OpenWrt interface \"wan\"")
+        );
+
+        let bad = "config record\n\toption hostname 'home'\n\toption username 'u'\n\
+                   \toption password 'p'\n\toption interface 'ppp0'\n\toption ipv6 'maybe'\n";
+        let err = parse_with(bad, Some(Path::new("/etc/config/dynhost")), None, None).unwrap_err();
+        let found: Vec<(usize, &str)> = err
+            .problems
+            .iter()
+            .map(|p| (p.line, p.key.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![(2, "record[1].hostname"), (6, "record[1].ipv6")],
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn relative_password_files_come_from_systemd_credentials_first() {
+        let dir = std::env::temp_dir().join(format!("dynhost-cred-{}", std::process::id()));
+        let creds = dir.join("creds");
+        std::fs::create_dir_all(&creds).unwrap();
+        std::fs::write(dir.join("home.secret"), "from-etc\n").unwrap();
+        std::fs::write(creds.join("home.secret"), "from-systemd\n").unwrap();
+        let text = "[[record]]\nhostname = \"a.example.com\"\nusername = \"u\"\n\
+                    password_file = \"home.secret\"\ninterface = \"ppp0\"\n";
+        let cfg = dir.join("config.toml");
+        let with = parse_with(text, Some(&cfg), Some(creds.clone()), None).unwrap();
+        assert_eq!(with.config.records[0].password.expose(), "from-systemd");
+        let without = parse_with(text, Some(&cfg), None, None).unwrap();
+        assert_eq!(without.config.records[0].password.expose(), "from-etc");
+        std::fs::remove_file(creds.join("home.secret")).unwrap();
+        let fallback = parse_with(text, Some(&cfg), Some(creds), None).unwrap();
+        assert_eq!(fallback.config.records[0].password.expose(), "from-etc");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -16,7 +16,7 @@ use dynhost::daemon::{self, Daemon, Rtnetlink};
 use dynhost::http::{self, Sender};
 use dynhost::oneshot::{self, Scope};
 use dynhost::state::{self, Store};
-use dynhost::{logging, netlink, status};
+use dynhost::{control, logging, netlink, notify, status};
 
 /// Exit codes (sysexits for configuration).
 const EXIT_FAILURE: u8 = 1;
@@ -145,6 +145,27 @@ fn load_state(store: &mut Store) -> state::StateMap {
 }
 
 async fn update(cli: &Cli, config: Config, args: &UpdateArgs) -> Result<ExitCode> {
+    // A running daemon does the round itself, joined to its own debounce; a dry run
+    // never involves it.
+    if !cli.dry_run {
+        let req = control::Request {
+            interface: args.interface.clone(),
+            ip: args.ip,
+            force: args.force,
+        };
+        let wait = config.debounce_max + http::TOTAL_TIMEOUT + Duration::from_secs(30);
+        match control::ask(&config.control_socket, &req, wait).await {
+            Ok(control::Reach::NoDaemon) => {}
+            Ok(control::Reach::Answer(Ok(reports))) => {
+                print!("{}", oneshot::summary(&reports, &Default::default()));
+                return Ok(exit_for(oneshot::failed(&reports)));
+            }
+            Ok(control::Reach::Answer(Err(refusal))) => {
+                return Err(Failure::Other(format!("the daemon refused: {refusal}")));
+            }
+            Err(e) => return Err(Failure::Other(e)),
+        }
+    }
     let scope = Scope {
         interface: args.interface.clone(),
         ip: args.ip,
@@ -167,11 +188,15 @@ async fn update(cli: &Cli, config: Config, args: &UpdateArgs) -> Result<ExitCode
         .await
         .map_err(Failure::Other)?;
     print!("{}", round.summary());
-    Ok(if round.failed() {
+    Ok(exit_for(round.failed()))
+}
+
+fn exit_for(failed: bool) -> ExitCode {
+    if failed {
         ExitCode::from(EXIT_FAILURE)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 async fn run(cli: &Cli, config: Config, config_given: bool) -> Result<ExitCode> {
@@ -188,6 +213,12 @@ async fn run(cli: &Cli, config: Config, config_given: bool) -> Result<ExitCode> 
     };
     let state = load_state(&mut store);
     let (tx, rx) = mpsc::unbounded_channel();
+    // Hooks reach us here; a dry run stays out of a real daemon's way.
+    if !cli.dry_run {
+        let listener = control::bind(&config.control_socket)
+            .map_err(|e| Failure::Other(format!("control socket: {e}")))?;
+        tokio::spawn(control::serve(listener, tx.clone()));
+    }
     let reload_path = (config_given || config.source.is_some()).then(|| cli.config.clone());
     let mut hup = signal(SignalKind::hangup()).map_err(io_failure)?;
     let mut term = signal(SignalKind::terminate()).map_err(io_failure)?;
@@ -218,10 +249,14 @@ async fn run(cli: &Cli, config: Config, config_given: bool) -> Result<ExitCode> 
             move |c: &Config| Sender::new(c, dry_run),
             rx,
             shutdown,
-            || info!("ready"),
+            || {
+                info!("ready");
+                notify::notify("READY=1");
+            },
         )
         .await
         .map_err(Failure::Other)?;
+    notify::notify("STOPPING=1");
     Ok(ExitCode::SUCCESS)
 }
 

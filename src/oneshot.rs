@@ -55,34 +55,43 @@ pub struct Round {
 
 impl Round {
     pub fn failed(&self) -> bool {
-        self.reports.iter().any(|r| r.result.is_failure())
+        failed(&self.reports)
     }
 
-    /// One line per slot, for stdout.
     pub fn summary(&self) -> String {
-        let mut out = String::new();
-        for r in &self.reports {
-            let sent = self.sent.get(&r.key);
-            let line = match (&r.result, sent) {
-                (SlotResult::UpToDate(a), Some(Outcome::DryRun)) => {
-                    format!("dry run: would publish {a} (nothing sent)")
-                }
-                (SlotResult::UpToDate(a), Some(o)) => format!("published {a} ({o})"),
-                (SlotResult::UpToDate(a), None) => format!("up to date ({a}); nothing sent"),
-                (SlotResult::Unavailable(why), _) => format!("nothing to publish: {why}"),
-                (SlotResult::Retrying { reply, in_secs }, _) => format!(
-                    "not published: {reply}; retry allowed in {in_secs}s (a running daemon \
-                     retries by itself; --force sends now)"
-                ),
-                (SlotResult::Blocked { reply }, _) => {
-                    format!("blocked after {reply:?}: fix the record's config (or pass --force)")
-                }
-                (SlotResult::Pending, _) => "no answer".to_string(),
-            };
-            let _ = writeln!(out, "{}: {line}", r.key);
-        }
-        out
+        summary(&self.reports, &self.sent)
     }
+}
+
+/// Whether some slot could not be published (for the exit code).
+pub fn failed(reports: &[SlotReport]) -> bool {
+    reports.iter().any(|r| r.result.is_failure())
+}
+
+/// One line per slot, for stdout. `sent` holds what this process sent itself.
+pub fn summary(reports: &[SlotReport], sent: &BTreeMap<SlotKey, Outcome>) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let last = r.last_reply.as_deref().unwrap_or("no reply yet");
+        let line = match (&r.result, sent.get(&r.key)) {
+            (SlotResult::UpToDate(a), Some(Outcome::DryRun)) => {
+                format!("dry run: would publish {a} (nothing sent)")
+            }
+            (SlotResult::UpToDate(a), Some(o)) => format!("published {a} ({o})"),
+            (SlotResult::UpToDate(a), None) => format!("up to date ({a}; last reply: {last})"),
+            (SlotResult::Unavailable(why), _) => format!("nothing to publish: {why}"),
+            (SlotResult::Retrying { reply, in_secs }, _) => format!(
+                "not published: {reply}; next attempt allowed in {in_secs}s (the daemon \
+                 retries by itself; --force sends now)"
+            ),
+            (SlotResult::Blocked { reply }, _) => {
+                format!("blocked after {reply:?}: fix the record's config (or pass --force)")
+            }
+            (SlotResult::Pending, _) => format!("no answer yet (last reply: {last})"),
+        };
+        let _ = writeln!(out, "{}: {line}", r.key);
+    }
+    out
 }
 
 /// Runs one round: read the interfaces (unless `--ip`), send what is needed, persist.
@@ -112,6 +121,7 @@ pub async fn run<P: Publish>(
                 start,
                 Trigger {
                     interface: scope.interface.clone(),
+                    family: None,
                     force: scope.force,
                     ticket: None,
                 },

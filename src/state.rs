@@ -133,7 +133,7 @@ fn parse_entry(line: &str) -> Result<(SlotKey, SlotMemory), String> {
 }
 
 /// Percent-encodes everything but a safe ASCII set, so that a value is one word.
-fn encode(s: &str) -> String {
+pub fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.:!/()[]<>,'".contains(&b) {
@@ -145,7 +145,8 @@ fn encode(s: &str) -> String {
     out
 }
 
-fn decode(s: &str) -> Result<String, String> {
+/// Reverses `encode`.
+pub fn decode(s: &str) -> Result<String, String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -132,7 +132,7 @@ fn one_shot_update_publishes_once_and_then_is_up_to_date() {
 
         let (stdout, _) = text(&run(&cfg, &["update"]));
         assert!(
-            stdout.contains("up to date (203.0.113.5); nothing sent"),
+            stdout.contains("up to date (203.0.113.5; last reply: good 203.0.113.5)"),
             "{stdout}"
         );
         assert_eq!(provider.count(), 1, "unchanged: nothing sent");

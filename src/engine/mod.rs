@@ -138,6 +138,8 @@ pub enum Action {
 pub struct SlotReport {
     pub key: SlotKey,
     pub result: SlotResult,
+    /// The last answer for this slot, whenever it came.
+    pub last_reply: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,14 +168,22 @@ impl SlotResult {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum TriggerError {
-    NoRecordFollows(String),
+    /// No enabled slot on this interface (empty: any) with this family (`None`: any).
+    NoRecordFollows(String, Option<Family>),
 }
 
 impl fmt::Display for TriggerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TriggerError::NoRecordFollows(i) => {
-                write!(f, "no enabled record follows interface {i:?}")
+            TriggerError::NoRecordFollows(i, family) => {
+                f.write_str("no enabled record")?;
+                if !i.is_empty() {
+                    write!(f, " follows interface {i:?}")?;
+                }
+                if let Some(family) = family {
+                    write!(f, " with {family}")?;
+                }
+                Ok(())
             }
         }
     }
@@ -184,6 +194,8 @@ impl fmt::Display for TriggerError {
 pub struct Trigger {
     /// Only records following this interface; all when `None`.
     pub interface: Option<String>,
+    /// Only this family (a hook that reports an IPv4 address); both when `None`.
+    pub family: Option<Family>,
     /// Send even if the address is unchanged, waiting or blocked.
     pub force: bool,
     /// Ask for a `Report` once the round is done.
@@ -392,11 +404,13 @@ impl Engine {
                     .as_ref()
                     .is_none_or(|i| *i == s.spec.interface)
             })
+            .filter(|s| trigger.family.is_none_or(|f| f == s.spec.key.family))
             .map(|s| s.spec.key.clone())
             .collect();
         if slots.is_empty() {
             return Err(TriggerError::NoRecordFollows(
                 trigger.interface.unwrap_or_default(),
+                trigger.family,
             ));
         }
         if trigger.force {
@@ -758,6 +772,7 @@ impl Slot {
         SlotReport {
             key: s.spec.key.clone(),
             result,
+            last_reply: s.last_reply.as_ref().map(|r| r.detail.clone()),
         }
     }
 }

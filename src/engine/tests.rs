@@ -493,6 +493,7 @@ fn a_trigger_joins_the_debounce_and_reports_when_done() {
             sim.now,
             Trigger {
                 interface: Some("ppp0".into()),
+                family: None,
                 force: false,
                 ticket: Some(42),
             },
@@ -507,7 +508,8 @@ fn a_trigger_joins_the_debounce_and_reports_when_done() {
             ticket: 42,
             results: vec![SlotReport {
                 key: v4(),
-                result: SlotResult::UpToDate(ip("203.0.113.8"))
+                result: SlotResult::UpToDate(ip("203.0.113.8")),
+                last_reply: Some("good 203.0.113.8".into()),
             }]
         }),
         "{actions:?}"
@@ -524,7 +526,19 @@ fn a_trigger_for_an_unfollowed_interface_is_refused() {
             ..Default::default()
         },
     );
-    assert_eq!(err, Err(TriggerError::NoRecordFollows("eth9".into())));
+    assert_eq!(err, Err(TriggerError::NoRecordFollows("eth9".into(), None)));
+    let err = sim.e.handle_trigger(
+        sim.now,
+        Trigger {
+            interface: Some("ppp0".into()),
+            family: Some(Family::V6),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        "no enabled record follows interface \"ppp0\" with ipv6"
+    );
 }
 
 #[test]

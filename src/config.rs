@@ -22,6 +22,8 @@ use crate::secret::Secret;
 use crate::uci;
 
 pub const DEFAULT_PATH: &str = "/etc/dynhost/config.toml";
+/// Used instead of `DEFAULT_PATH` when that does not exist and this does (OpenWrt).
+pub const OPENWRT_PATH: &str = "/etc/config/dynhost";
 pub const DEFAULT_URL: &str = "https://dns.eu.ovhapis.com/nic/update";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/dynhost";
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/dynhost/control.sock";

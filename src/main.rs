@@ -70,13 +70,20 @@ fn dispatch(cli: &Cli, config_given: bool) -> Result<ExitCode> {
         Command::Check => check(&config),
         Command::Status { json } => show_status(&config, *json),
         Command::Update(args) => rt.block_on(update(cli, config, args)),
-        Command::Run => rt.block_on(run(cli, config, config_given)),
+        Command::Run => rt.block_on(run(cli, config)),
     }
 }
 
 /// The config file, or the embedded default for a dry run when no file exists.
 async fn resolve_config(cli: &Cli, config_given: bool) -> Result<Config> {
-    if !config_given && cli.dry_run && !cli.config.exists() {
+    // On OpenWrt the config is UCI's /etc/config/dynhost; it is the default there.
+    let openwrt = Path::new(config::OPENWRT_PATH);
+    let path = if !config_given && !cli.config.exists() && openwrt.exists() {
+        openwrt
+    } else {
+        cli.config.as_path()
+    };
+    if !config_given && cli.dry_run && !path.exists() {
         let iface = netlink::default_route_interface().await;
         let iface = iface.map_err(Failure::Other)?.ok_or_else(|| {
             Failure::Config(format!(
@@ -93,9 +100,9 @@ async fn resolve_config(cli: &Cli, config_given: bool) -> Result<Config> {
         );
         return Ok(config::embedded_default(&iface));
     }
-    let loaded = config::load(&cli.config).map_err(|e| {
+    let loaded = config::load(path).map_err(|e| {
         let mut msg = e.to_string();
-        if !config_given && !cli.config.exists() {
+        if !config_given && !path.exists() {
             msg.push_str(
                 "\nhint: write one (see README.md), or try `dynhost --dry-run run` to watch \
                  the default-route interface with an example record",
@@ -199,7 +206,7 @@ fn exit_for(failed: bool) -> ExitCode {
     }
 }
 
-async fn run(cli: &Cli, config: Config, config_given: bool) -> Result<ExitCode> {
+async fn run(cli: &Cli, config: Config) -> Result<ExitCode> {
     let publisher = Sender::new(&config, cli.dry_run).map_err(Failure::Config)?;
     let mut store = Store::new(&config.state_dir, cli.dry_run);
     let _lock = if cli.dry_run {
@@ -219,7 +226,8 @@ async fn run(cli: &Cli, config: Config, config_given: bool) -> Result<ExitCode> 
             .map_err(|e| Failure::Other(format!("control socket: {e}")))?;
         tokio::spawn(control::serve(listener, tx.clone()));
     }
-    let reload_path = (config_given || config.source.is_some()).then(|| cli.config.clone());
+    // The file the config came from (none for the embedded default).
+    let reload_path = config.source.clone();
     let mut hup = signal(SignalKind::hangup()).map_err(io_failure)?;
     let mut term = signal(SignalKind::terminate()).map_err(io_failure)?;
     let mut int = signal(SignalKind::interrupt()).map_err(io_failure)?;

@@ -27,6 +27,8 @@ pub const OPENWRT_PATH: &str = "/etc/config/dynhost";
 pub const DEFAULT_URL: &str = "https://dns.eu.ovhapis.com/nic/update";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/dynhost";
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/dynhost/control.sock";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_MAX_PER_HOUR: u32 = 12;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -36,6 +38,8 @@ pub struct Config {
     pub control_socket: PathBuf,
     pub debounce: Duration,
     pub debounce_max: Duration,
+    /// Sends per record and family in any hour before throttling to one per 5 minutes.
+    pub max_updates_per_hour: u32,
     pub provider: Provider,
     pub retry: Retry,
     pub records: Vec<Record>,
@@ -45,6 +49,8 @@ pub struct Config {
 pub struct Provider {
     pub url: Url,
     pub ca_file: Option<PathBuf>,
+    /// Bound on one whole request (connect, TLS, answer).
+    pub timeout: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -75,6 +81,7 @@ impl Config {
             debounce_max: self.debounce_max,
             retry_initial: self.retry.initial,
             retry_max: self.retry.max,
+            max_per_hour: self.max_updates_per_hour,
         }
     }
 
@@ -398,6 +405,32 @@ impl Walker<'_> {
         }
     }
 
+    fn count(&mut self, v: &Value<'_>, key: &str, min: u32, max: u32) -> Option<u32> {
+        let n = match v.get_ref() {
+            DeValue::Integer(i) => i.as_str().parse::<u32>().ok(),
+            DeValue::String(s) => s.parse::<u32>().ok(),
+            other => {
+                self.problem(
+                    v.span(),
+                    key,
+                    format!("expected a number, found {}", other.type_str()),
+                );
+                return None;
+            }
+        };
+        match n {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.problem(
+                    v.span(),
+                    key,
+                    format!("expected a number from {min} to {max}"),
+                );
+                None
+            }
+        }
+    }
+
     fn path(&mut self, v: &Value<'_>, key: &str) -> Option<PathBuf> {
         let s = self.string(v, key)?;
         if s.is_empty() {
@@ -430,6 +463,7 @@ impl Walker<'_> {
                 "control_socket",
                 "debounce",
                 "debounce_max",
+                "max_updates_per_hour",
                 "provider",
                 "retry",
                 "record",
@@ -463,6 +497,9 @@ impl Walker<'_> {
             }
             None => debounce.max(Duration::from_secs(10)),
         };
+        let max_updates_per_hour = get("max_updates_per_hour")
+            .and_then(|v| self.count(v, "max_updates_per_hour", 1, 3600))
+            .unwrap_or(DEFAULT_MAX_PER_HOUR);
         let provider = self.provider(get("provider"));
         let retry = self.retry(get("retry"));
         let records = self.records(get("record"));
@@ -472,6 +509,7 @@ impl Walker<'_> {
             control_socket,
             debounce,
             debounce_max,
+            max_updates_per_hour,
             provider,
             retry,
             records,
@@ -482,11 +520,18 @@ impl Walker<'_> {
         let mut p = Provider {
             url: Url::parse(DEFAULT_URL).expect("default url"),
             ca_file: None,
+            timeout: DEFAULT_TIMEOUT,
         };
         let Some(t) = v.and_then(|v| self.table(v, "provider")) else {
             return p;
         };
-        self.unknown_keys(t, "provider.", &["url", "ca_file"]);
+        self.unknown_keys(t, "provider.", &["url", "ca_file", "timeout"]);
+        if let Some(v) = t.get("timeout") {
+            let (min, max) = (Duration::from_secs(1), Duration::from_secs(300));
+            p.timeout = self
+                .duration(v, "provider.timeout", min, max)
+                .unwrap_or(p.timeout);
+        }
         if let Some(v) = t.get("url")
             && let Some(s) = self.string(v, "provider.url")
         {

@@ -14,8 +14,8 @@ use crate::reply::{self, BODY_LIMIT, Outcome, Transport};
 use crate::secret::Secret;
 
 pub const USER_AGENT: &str = concat!("dynhost/", env!("CARGO_PKG_VERSION"));
+/// Connecting (TCP) may take at most this, within the total `provider.timeout`.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything one update needs. The password is only exposed to the HTTP client.
 #[derive(Clone, Debug)]
@@ -76,6 +76,7 @@ pub fn init_tls() {
 #[derive(Clone)]
 pub struct HttpPublisher {
     client: reqwest::Client,
+    timeout: Duration,
 }
 
 impl HttpPublisher {
@@ -84,8 +85,8 @@ impl HttpPublisher {
         let mut b = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TOTAL_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT.min(provider.timeout))
+            .timeout(provider.timeout)
             // Updates are rare: no idle connection, and so no pool timer waking us up.
             .pool_max_idle_per_host(0)
             .no_proxy()
@@ -102,13 +103,17 @@ impl HttpPublisher {
         let client = b
             .build()
             .map_err(|e| format!("cannot set up the HTTPS client: {}", chain(&e)))?;
-        Ok(HttpPublisher { client })
+        Ok(HttpPublisher {
+            client,
+            timeout: provider.timeout,
+        })
     }
 }
 
 impl Publish for HttpPublisher {
     fn publish(&self, req: UpdateRequest) -> impl Future<Output = Outcome> + 'static {
         let client = self.client.clone();
+        let timeout = self.timeout;
         async move {
             debug!(record = %req.key, request = %req.describe(), "sending");
             let sent = client
@@ -118,7 +123,7 @@ impl Publish for HttpPublisher {
                 .await;
             let mut resp = match sent {
                 Ok(r) => r,
-                Err(e) => return transport_error(&e),
+                Err(e) => return transport_error(&e, timeout),
             };
             let status = resp.status().as_u16();
             let location = resp
@@ -157,14 +162,14 @@ impl Publish for HttpPublisher {
     }
 }
 
-fn transport_error(e: &reqwest::Error) -> Outcome {
+fn transport_error(e: &reqwest::Error, timeout: Duration) -> Outcome {
     let text = chain(e);
     if e.is_connect() {
         Outcome::Transport(Transport::NotSent(text))
     } else if e.is_timeout() {
         Outcome::Transport(Transport::Unconfirmed(format!(
-            "no answer within {}s: {text}",
-            TOTAL_TIMEOUT.as_secs()
+            "no answer within {}: {text}",
+            crate::duration::format(timeout)
         )))
     } else {
         Outcome::Transport(Transport::Unconfirmed(text))

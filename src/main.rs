@@ -160,7 +160,7 @@ async fn update(cli: &Cli, config: Config, args: &UpdateArgs) -> Result<ExitCode
             ip: args.ip,
             force: args.force,
         };
-        let wait = config.debounce_max + http::TOTAL_TIMEOUT + Duration::from_secs(30);
+        let wait = config.debounce_max + config.provider.timeout + Duration::from_secs(30);
         match control::ask(&config.control_socket, &req, wait).await {
             Ok(control::Reach::NoDaemon) => {}
             Ok(control::Reach::Answer(Ok(reports))) => {
@@ -246,7 +246,11 @@ async fn run(cli: &Cli, config: Config) -> Result<ExitCode> {
     let daemon = Daemon {
         config,
         kernel: Rtnetlink {
-            rcvbuf: netlink::DEFAULT_RCVBUF,
+            // A small buffer provokes overruns in tests (the resync path).
+            rcvbuf: std::env::var("DYNHOST_NETLINK_RCVBUF")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(netlink::DEFAULT_RCVBUF),
         },
         publisher,
         store,

@@ -187,8 +187,12 @@ impl Store {
         self.dir.join(FILE)
     }
 
-    /// Reads the state; a missing file is an empty state.
+    /// Reads the state; a missing file is an empty state. A writable store also clears
+    /// temporary files left by a process killed in the middle of a write.
     pub fn load(&mut self) -> Result<StateMap, String> {
+        if !self.read_only {
+            self.remove_leftovers();
+        }
         let path = self.path();
         match std::fs::read_to_string(&path) {
             Ok(text) => {
@@ -228,6 +232,19 @@ impl Store {
         result?;
         self.last = Some(text);
         Ok(true)
+    }
+
+    fn remove_leftovers(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(&format!(".{FILE}.")) && name.ends_with(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 
     fn ensure_dir(&self) -> io::Result<()> {
@@ -377,6 +394,22 @@ mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_write_cut_short_by_a_crash_leaves_the_old_state() {
+        let dir = temp_dir("crash");
+        let mut store = Store::new(&dir, false);
+        store.save(&sample()).unwrap();
+        // What a kill -9 between create and rename leaves behind.
+        std::fs::write(dir.join(".state.4242.tmp"), "dynhost-state 1\nhome.exa").unwrap();
+        let mut again = Store::new(&dir, false);
+        assert_eq!(again.load().unwrap(), sample());
+        assert!(
+            !dir.join(".state.4242.tmp").exists(),
+            "the leftover is removed"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -255,8 +255,10 @@ const GLOBAL_KEYS: &[(&str, &str)] = &[
     ("control_socket", "control_socket"),
     ("debounce", "debounce"),
     ("debounce_max", "debounce_max"),
+    ("max_updates_per_hour", "max_updates_per_hour"),
     ("url", "provider.url"),
     ("ca_file", "provider.ca_file"),
+    ("timeout", "provider.timeout"),
     ("retry_initial", "retry.initial"),
     ("retry_max", "retry.max"),
 ];

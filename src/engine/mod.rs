@@ -53,7 +53,15 @@ pub struct Timing {
     pub debounce_max: Duration,
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    /// Sends per slot in any hour before the slot is throttled.
+    pub max_per_hour: u32,
 }
+
+/// Once a slot has sent `max_per_hour` times within an hour, it sends at most this
+/// often: a link that flaps with a new address every few seconds must not turn into a
+/// request every few seconds.
+pub const THROTTLE_SPACING: Duration = Duration::from_secs(300);
+const HOUR: Duration = Duration::from_secs(3600);
 
 /// The daemon debounces events and forgets blocks at start; a one-shot run works on
 /// the snapshot it is given and honours a block persisted under the same config.
@@ -99,8 +107,17 @@ pub struct SlotMemory {
 enum Phase {
     Idle,
     InFlight(IpAddr),
-    Waiting { until: Instant, wall_until: u64 },
-    Blocked { since: u64 },
+    Waiting {
+        until: Instant,
+        wall_until: u64,
+    },
+    /// Over the hourly budget: the next send waits (in memory only, not a failure).
+    Throttled {
+        until: Instant,
+    },
+    Blocked {
+        since: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -115,6 +132,8 @@ struct Slot {
     selection: Option<Selection>,
     /// The unavailability last reported, so that it is said once.
     reported: Option<Unavailable>,
+    /// When the recent sends went out (at most `max_per_hour` kept).
+    sends: VecDeque<Instant>,
 }
 
 /// Work for the driver.
@@ -306,6 +325,7 @@ impl Engine {
             force: false,
             selection: None,
             reported: None,
+            sends: VecDeque::new(),
         }
     }
 
@@ -342,6 +362,7 @@ impl Engine {
                     force: false,
                     selection: None,
                     reported: None,
+                    sends: VecDeque::new(),
                 },
             })
             .collect();
@@ -580,7 +601,7 @@ impl Engine {
             self.want_dump();
         }
         for i in 0..self.slots.len() {
-            if let Phase::Waiting { until, .. } = self.slots[i].phase
+            if let Phase::Waiting { until, .. } | Phase::Throttled { until } = self.slots[i].phase
                 && until <= now
             {
                 self.slots[i].phase = Phase::Idle;
@@ -612,7 +633,7 @@ impl Engine {
     /// input arrives (no wake-ups while nothing changes).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let waits = self.slots.iter().filter_map(|s| match s.phase {
-            Phase::Waiting { until, .. } => Some(until),
+            Phase::Waiting { until, .. } | Phase::Throttled { until } => Some(until),
             _ => None,
         });
         waits
@@ -678,11 +699,12 @@ impl Engine {
 
     /// Decides whether slot `i` must send now.
     fn evaluate(&mut self, i: usize, now: Instant) {
+        let max_per_hour = self.timing.max_per_hour as usize;
         let s = &mut self.slots[i];
         match s.phase {
             Phase::InFlight(_) | Phase::Blocked { .. } => return,
-            Phase::Waiting { until, .. } if until > now => return,
-            Phase::Waiting { .. } | Phase::Idle => {}
+            Phase::Waiting { until, .. } | Phase::Throttled { until } if until > now => return,
+            Phase::Waiting { .. } | Phase::Throttled { .. } | Phase::Idle => {}
         }
         let Some(Selection::Addr(addr)) = s.selection else {
             return;
@@ -697,8 +719,33 @@ impl Engine {
             }
             return;
         }
+        while s
+            .sends
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= HOUR)
+        {
+            s.sends.pop_front();
+        }
+        if !s.force
+            && s.sends.len() >= max_per_hour
+            && let Some(until) = s.sends.back().map(|t| *t + THROTTLE_SPACING)
+            && until > now
+        {
+            if !matches!(s.phase, Phase::Throttled { .. }) {
+                warn!(record = %s.spec.key, addr = %addr, limit = max_per_hour,
+                      wait = %crate::duration::format(round_secs(until - now)),
+                      "the address keeps changing: throttling this record to one update \
+                       per 5 minutes");
+            }
+            s.phase = Phase::Throttled { until };
+            return;
+        }
         s.force = false;
         s.phase = Phase::InFlight(addr);
+        s.sends.push_back(now);
+        if s.sends.len() > max_per_hour {
+            s.sends.pop_front();
+        }
         self.actions.push_back(Action::Send {
             key: s.spec.key.clone(),
             addr,
@@ -736,7 +783,10 @@ impl Slot {
     /// `--force`: send even if unchanged, and now even if waiting or blocked.
     fn force(&mut self) {
         self.force = true;
-        if matches!(self.phase, Phase::Waiting { .. } | Phase::Blocked { .. }) {
+        if matches!(
+            self.phase,
+            Phase::Waiting { .. } | Phase::Throttled { .. } | Phase::Blocked { .. }
+        ) {
             self.phase = Phase::Idle;
         }
     }
@@ -759,6 +809,10 @@ impl Slot {
                     in_secs,
                 }
             }
+            (Phase::Throttled { until }, Some(Selection::Addr(_))) => SlotResult::Retrying {
+                reply: "throttled: the address changed too often in the last hour".into(),
+                in_secs: until.saturating_duration_since(now).as_secs(),
+            },
             (Phase::InFlight(_), _) | (_, None) => SlotResult::Pending,
             (_, Some(Selection::Unavailable(u))) => SlotResult::Unavailable(u.to_string()),
             (_, Some(Selection::Addr(a))) => {

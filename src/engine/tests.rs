@@ -14,6 +14,7 @@ fn timing() -> Timing {
         debounce_max: 10 * S,
         retry_initial: 30 * S,
         retry_max: 3600 * S,
+        max_per_hour: 12,
     }
 }
 
@@ -742,4 +743,97 @@ fn a_request_level_failure_blocks_only_its_family() {
     sim.net(NetEvent::Addr { index: 5 });
     let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.1", "2001:db8::1"])]));
     assert_eq!(sends, vec![(v6(), ip("2001:db8::1"))]);
+}
+
+/// Answers every action the way a healthy kernel and provider would.
+fn pump(sim: &mut Sim, addr: &str, sent: &mut Vec<Instant>) {
+    while let Some(a) = sim.e.poll_action() {
+        match a {
+            Action::Dump => sim.snapshot(&snap(&[("ppp0", 5, &[addr])])),
+            Action::Send { key, addr } => {
+                sent.push(sim.now);
+                let a = addr.to_string();
+                sim.outcome(&key, &a, good(&a));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_flapping_address_is_throttled_after_the_hourly_budget() {
+    let mut sim = one_record();
+    let mut sent = vec![];
+    let mut addr = "203.0.113.1".to_string();
+    // A new address every 20 seconds for 46 minutes.
+    for second in 0..46 * 60u32 {
+        if second % 20 == 0 && second > 0 {
+            addr = format!("203.0.113.{}", second / 20 % 250 + 1);
+            sim.net(NetEvent::Addr { index: 5 });
+        }
+        pump(&mut sim, &addr, &mut sent);
+        sim.advance(S);
+    }
+    pump(&mut sim, &addr, &mut sent);
+    // The budget goes at the change rate, then one send per 5 minutes at most.
+    assert!(
+        sent[11] - sent[0] < 5 * 60 * S,
+        "the first 12 are not held back"
+    );
+    for pair in sent[12..].windows(2) {
+        assert!(
+            pair[1] - pair[0] >= THROTTLE_SPACING,
+            "{:?}",
+            pair[1] - pair[0]
+        );
+    }
+    let total = sent.len();
+    assert!(
+        (18..=21).contains(&total),
+        "{total} sends in 46 minutes, not 138"
+    );
+}
+
+#[test]
+fn force_goes_past_the_throttle() {
+    let mut timing = timing();
+    timing.max_per_hour = 1;
+    let t0 = Instant::now();
+    let mut e = Engine::new(
+        Mode::Daemon,
+        timing,
+        vec![spec("home.example.com", Family::V4, "ppp0")],
+        &Memory::new(),
+        t0,
+        WALL0,
+        1,
+    );
+    let mut sim = Sim { e, t0, now: t0 };
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
+    sim.outcome(&v4(), "203.0.113.1", good("203.0.113.1"));
+    sim.net(NetEvent::Addr { index: 5 });
+    assert!(
+        sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.2"])]))
+            .is_empty()
+    );
+    assert!(matches!(
+        sim.e.report(sim.now)[0].result,
+        SlotResult::Retrying { .. }
+    ));
+    sim.e
+        .handle_trigger(
+            sim.now,
+            Trigger {
+                force: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.2"])]))
+            .len(),
+        1
+    );
+    e = sim.e;
+    drop(e);
 }

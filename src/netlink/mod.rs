@@ -78,21 +78,8 @@ impl Watcher {
     }
 
     fn decode(&mut self) {
-        if self.buf.len() >= DATAGRAM_MAX {
-            // Possibly truncated: what it held cannot be trusted to be complete.
-            self.pending.push_back(NetEvent::Resync);
-            return;
-        }
-        for m in wire::messages(&self.buf) {
-            match m.and_then(|(h, p)| wire::parse(h, p)) {
-                Ok(msg) => self.pending.extend(wire::event(msg)),
-                Err(e) => {
-                    warn!(error = %e, "skipping an unreadable netlink notification; resyncing");
-                    self.pending.push_back(NetEvent::Resync);
-                    break;
-                }
-            }
-        }
+        let full = self.buf.len() >= DATAGRAM_MAX;
+        self.pending.extend(wire::events(&self.buf, full));
     }
 }
 

@@ -172,6 +172,27 @@ pub fn event(m: Message) -> Option<NetEvent> {
     }
 }
 
+/// The hints in one notification datagram. Anything unreadable, or a datagram that
+/// filled the whole buffer (possibly truncated), also asks for a resync: what was lost
+/// is unknown.
+pub fn events(datagram: &[u8], filled_buffer: bool) -> Vec<NetEvent> {
+    if filled_buffer {
+        return vec![NetEvent::Resync];
+    }
+    let mut out = Vec::new();
+    for m in messages(datagram) {
+        match m.and_then(|(h, p)| parse(h, p)) {
+            Ok(msg) => out.extend(event(msg)),
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping an unreadable netlink notification; resyncing");
+                out.push(NetEvent::Resync);
+                break;
+            }
+        }
+    }
+    out
+}
+
 fn link(p: &[u8], removed: bool) -> Result<Message, Malformed> {
     if p.len() < IFINFOMSG_LEN {
         return Err(Malformed("short ifinfomsg"));
@@ -519,6 +540,22 @@ mod tests {
             .attr(IFA_ADDRESS, &[1, 2, 3, 4])
             .done();
         assert!(matches!(one(&short), Message::Addr { info: None, .. }));
+    }
+
+    #[test]
+    fn unreadable_datagrams_become_a_resync_and_the_rest_is_kept() {
+        let mut buf = Msg::new(RTM_NEWADDR, 0, &ifaddr(AF_INET, 24, 0, 0, 4))
+            .attr(IFA_ADDRESS, &[203, 0, 113, 9])
+            .done();
+        let good = events(&buf, false);
+        assert_eq!(good, vec![NetEvent::Addr { index: 4 }]);
+        buf.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 1, 2, 3]);
+        assert_eq!(
+            events(&buf, false),
+            vec![NetEvent::Addr { index: 4 }, NetEvent::Resync]
+        );
+        assert_eq!(events(&buf, true), vec![NetEvent::Resync]);
+        assert_eq!(events(&[], false), vec![]);
     }
 
     #[test]

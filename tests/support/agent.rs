@@ -50,10 +50,11 @@ pub fn record(hostname: &str, interface: &str, extra: &str) -> String {
 /// The password every test record uses; tests grep for it in logs and files.
 pub const PASSWORD: &str = "pw-Zq8#never-log-me";
 
-/// Writes `config.toml` (mode 600) into `dir` with the given provider URL and body.
+/// Writes `config.toml` (mode 600) into `dir` with the given provider URL and body
+/// (top-level keys, then tables; `[provider]` comes last).
 pub fn write_config(dir: &Scratch, url: &str, body: &str) -> PathBuf {
     let text = format!(
-        "state_dir = \"{}\"\ncontrol_socket = \"{}\"\n\n[provider]\nurl = \"{url}\"\n{}\n\n{body}",
+        "state_dir = \"{}\"\ncontrol_socket = \"{}\"\n{body}\n\n[provider]\nurl = \"{url}\"\n{}\n",
         dir.join("state").display(),
         dir.join("control.sock").display(),
         ca_line(url, dir),
@@ -84,6 +85,21 @@ struct Log {
     grew: Condvar,
 }
 
+/// Every test runs dynhost at trace level, libraries included, and fails if the
+/// password shows up anywhere in what it prints.
+pub const LOG_LEVEL: &str = "trace";
+
+pub fn assert_no_secret(what: &str, text: &str) {
+    assert!(
+        !text.contains(PASSWORD),
+        "the password leaked into {what}:\n{}",
+        text.lines()
+            .filter(|l| l.contains(PASSWORD))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 /// A running `dynhost ... run`.
 pub struct Agent {
     child: Option<Child>,
@@ -102,7 +118,7 @@ impl Agent {
     /// Starts a prepared command and waits for "ready".
     pub fn spawn(mut cmd: Command) -> Agent {
         if std::env::var_os("DYNHOST_LOG").is_none() {
-            cmd.env("DYNHOST_LOG", "debug");
+            cmd.env("DYNHOST_LOG", LOG_LEVEL);
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -180,8 +196,11 @@ impl Agent {
     /// SIGTERM, then waits (at most 5 s) for the exit status.
     pub fn stop(mut self) -> ExitStatus {
         self.signal(libc::SIGTERM);
-        self.wait(Duration::from_secs(5))
-            .expect("dynhost did not exit within 5 s of SIGTERM")
+        let status = self
+            .wait(Duration::from_secs(5))
+            .expect("dynhost did not exit within 5 s of SIGTERM");
+        assert_no_secret("the daemon's log", &self.log());
+        status
     }
 
     /// Waits for the process to exit by itself.
@@ -209,6 +228,12 @@ impl Drop for Agent {
             let _ = c.kill();
             let _ = c.wait();
         }
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        if !std::thread::panicking() {
+            assert_no_secret("the daemon's log", &self.log());
+        }
     }
 }
 
@@ -218,10 +243,12 @@ pub fn run(config: &Path, args: &[&str]) -> Output {
         .arg("-c")
         .arg(config)
         .args(args)
-        .env("DYNHOST_LOG", "debug")
+        .env("DYNHOST_LOG", LOG_LEVEL)
         .stdin(Stdio::null())
         .output()
         .expect("cannot run dynhost");
+    assert_no_secret("stdout", &String::from_utf8_lossy(&out.stdout));
+    assert_no_secret("stderr", &String::from_utf8_lossy(&out.stderr));
     eprintln!(
         "[dynhost {}] exit {:?}\nstdout:\n{}\nstderr:\n{}",
         args.join(" "),
@@ -237,6 +264,15 @@ pub fn text(out: &Output) -> (String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Waits until `cond` holds; panics with `what` if it does not within `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Lets time pass (for "nothing more happens" checks).

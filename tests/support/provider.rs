@@ -110,6 +110,8 @@ pub enum Reply {
     Json(u16, String),
     /// Status + body, `Content-Type: text/html`.
     Html(u16, String),
+    /// Wait, then answer with the inner reply (a slow provider).
+    Delay(Duration, Box<Reply>),
 }
 
 impl Reply {
@@ -123,6 +125,8 @@ struct State {
     requests: Vec<Request>,
     script: VecDeque<Reply>,
     default: Reply,
+    /// Replies by `hostname` parameter; they take precedence over the script.
+    by_host: HashMap<String, Reply>,
 }
 
 struct Shared {
@@ -197,6 +201,7 @@ impl Provider {
                 requests: Vec::new(),
                 script: VecDeque::new(),
                 default: Reply::GoodEcho,
+                by_host: HashMap::new(),
             }),
             cond: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -260,6 +265,11 @@ impl Provider {
     }
 
     /// Reply used when the queue is empty.
+    /// Every request for `hostname` gets `r` (script and default are for the others).
+    pub fn set_default_for(&self, hostname: &str, r: Reply) {
+        self.shared.state().by_host.insert(hostname.to_string(), r);
+    }
+
     pub fn set_default(&self, r: Reply) {
         self.shared.state().default = r;
     }
@@ -608,11 +618,22 @@ fn handle_connection(
     // Record before replying, and pick the reply under the same lock.
     let reply = {
         let mut st = shared.state();
-        let reply = st.script.pop_front().unwrap_or_else(|| st.default.clone());
+        let by_host = req
+            .param("hostname")
+            .and_then(|h| st.by_host.get(h))
+            .cloned();
+        let reply = by_host
+            .or_else(|| st.script.pop_front())
+            .unwrap_or_else(|| st.default.clone());
         st.requests.push(req.clone());
         shared.cond.notify_all();
         reply
     };
+    let mut reply = reply;
+    while let Reply::Delay(wait, inner) = reply {
+        thread::sleep(wait);
+        reply = *inner;
+    }
     let echo_ip = req
         .param("myip")
         .map(str::to_string)
@@ -692,6 +713,8 @@ fn handle_connection(
             conn.hold(shared);
         }
         Reply::Reset => conn.reset(),
+        // Unwrapped above.
+        Reply::Delay(..) => conn.finish(),
         Reply::ResetMidBody(code) => {
             let body = format!("good {echo_ip}\n");
             let mut part = body.into_bytes();

@@ -130,6 +130,7 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
         let mut next_ticket = 0u64;
         let mut reconnect_at: Option<Instant> = None;
         let mut reconnect_failures = 0u32;
+        let mut commands_open = true;
         tokio::pin!(shutdown);
 
         loop {
@@ -197,7 +198,7 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
                 Some((key, addr, outcome)) = inflight.next(), if !inflight.is_empty() => {
                     engine.handle_outcome(now(), state::wall_now(), &key, addr, outcome);
                 }
-                cmd = commands.recv() => match cmd {
+                cmd = commands.recv(), if commands_open => match cmd {
                     Some(Command::Reload(config)) => self.reload(*config, &make_publisher, &mut engine),
                     Some(Command::Trigger { mut trigger, reply }) => {
                         next_ticket += 1;
@@ -208,7 +209,7 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
                         }
                     }
                     // Every sender is gone: nothing more will come, keep serving.
-                    None => commands = mpsc::unbounded_channel().1,
+                    None => commands_open = false,
                 },
                 () = sleep_until(deadline), if deadline.is_some() => {
                     engine.handle_timeout(now());

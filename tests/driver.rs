@@ -1,0 +1,364 @@
+//! The daemon's driver loop under tokio's paused clock, with a fake kernel and a fake
+//! provider: hours of retries and reconnects play out in milliseconds, and every wait
+//! must go through tokio's timers for these tests to pass at all.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use dynhost::config::{self, Config};
+use dynhost::daemon::{Daemon, Kernel, Watch};
+use dynhost::http::{Publish, UpdateRequest};
+use dynhost::model::{AddrFlags, AddrInfo, LinkInfo, NetEvent, Scope, Snapshot};
+use dynhost::reply::{Code, Outcome, Reply};
+use dynhost::state::{StateMap, Store};
+
+/// What the fake kernel shows and whether its socket works.
+#[derive(Default)]
+struct World {
+    addrs: Vec<&'static str>,
+    /// Events waiting for the subscribed watch.
+    events: VecDeque<NetEvent>,
+    /// Each subscription, in order; `false` entries fail to open.
+    subscribe_ok: VecDeque<bool>,
+    subscriptions: usize,
+    dumps: usize,
+    /// Ends the current watch's stream (the socket died).
+    kill_watch: bool,
+    notify: Option<mpsc::UnboundedSender<()>>,
+}
+
+type Shared = Rc<RefCell<World>>;
+
+fn snapshot(w: &World) -> Snapshot {
+    Snapshot {
+        links: vec![LinkInfo {
+            index: 7,
+            name: "ppp0".into(),
+            up: true,
+        }],
+        addrs: w
+            .addrs
+            .iter()
+            .map(|a| AddrInfo {
+                index: 7,
+                addr: a.parse().unwrap(),
+                prefix_len: 32,
+                scope: Scope::Global,
+                flags: AddrFlags::default(),
+            })
+            .collect(),
+    }
+}
+
+struct FakeKernel(Shared);
+
+struct FakeWatch {
+    world: Shared,
+    wake: mpsc::UnboundedReceiver<()>,
+}
+
+impl Kernel for FakeKernel {
+    type Watch = FakeWatch;
+    fn subscribe(&mut self) -> io::Result<FakeWatch> {
+        let mut w = self.0.borrow_mut();
+        w.subscriptions += 1;
+        if !w.subscribe_ok.pop_front().unwrap_or(true) {
+            return Err(io::Error::other("ENOMEM (simulated)"));
+        }
+        w.kill_watch = false;
+        let (tx, rx) = mpsc::unbounded_channel();
+        w.notify = Some(tx);
+        Ok(FakeWatch {
+            world: self.0.clone(),
+            wake: rx,
+        })
+    }
+}
+
+impl Watch for FakeWatch {
+    async fn next(&mut self) -> Option<NetEvent> {
+        loop {
+            {
+                let mut w = self.world.borrow_mut();
+                if w.kill_watch {
+                    return None;
+                }
+                if let Some(ev) = w.events.pop_front() {
+                    return Some(ev);
+                }
+            }
+            self.wake.recv().await?;
+        }
+    }
+
+    fn dump(&self) -> impl Future<Output = Result<Snapshot, String>> + 'static {
+        let world = self.world.clone();
+        async move {
+            let mut w = world.borrow_mut();
+            w.dumps += 1;
+            Ok(snapshot(&w))
+        }
+    }
+}
+
+/// Changes the kernel's addresses and tells the watch, as netlink would.
+fn set_addrs(world: &Shared, addrs: &[&'static str]) {
+    let mut w = world.borrow_mut();
+    w.addrs = addrs.to_vec();
+    w.events.push_back(NetEvent::Addr { index: 7 });
+    if let Some(n) = &w.notify {
+        let _ = n.send(());
+    }
+}
+
+fn kill_watch(world: &Shared) {
+    let mut w = world.borrow_mut();
+    w.kill_watch = true;
+    if let Some(n) = &w.notify {
+        let _ = n.send(());
+    }
+}
+
+/// A provider that answers from a script, after an optional delay per hostname.
+#[derive(Clone, Default)]
+struct FakeProvider {
+    log: Rc<RefCell<Vec<(Instant, String, IpAddr)>>>,
+    script: Rc<RefCell<VecDeque<Outcome>>>,
+    slow: Rc<RefCell<Option<(String, Duration)>>>,
+}
+
+impl Publish for FakeProvider {
+    fn publish(&self, req: UpdateRequest) -> impl Future<Output = Outcome> + 'static {
+        let me = self.clone();
+        async move {
+            me.log
+                .borrow_mut()
+                .push((Instant::now(), req.key.hostname.clone(), req.addr));
+            let delay = me
+                .slow
+                .borrow()
+                .as_ref()
+                .filter(|(h, _)| *h == req.key.hostname)
+                .map(|(_, d)| *d);
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            let scripted = me.script.borrow_mut().pop_front();
+            scripted.unwrap_or(Outcome::Reply(Reply::Good(Some(req.addr))))
+        }
+    }
+}
+
+fn test_config(dir: &std::path::Path, records: &[&str]) -> Config {
+    let mut text = format!("state_dir = \"{}\"\n", dir.display());
+    for host in records {
+        text.push_str(&format!(
+            "[[record]]\nhostname = \"{host}\"\nusername = \"u\"\npassword = \"p\"\ninterface = \"ppp0\"\n"
+        ));
+    }
+    config::parse(&text, None).unwrap().config
+}
+
+struct Harness {
+    world: Shared,
+    provider: FakeProvider,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: Dir,
+}
+
+struct Dir(std::path::PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Starts the daemon loop on the current (paused) runtime.
+fn start(name: &str, records: &[&str], addrs: &[&'static str]) -> Harness {
+    let dir = std::env::temp_dir().join(format!("dynhost-driver-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let world: Shared = Rc::new(RefCell::new(World {
+        addrs: addrs.to_vec(),
+        ..Default::default()
+    }));
+    let provider = FakeProvider::default();
+    let config = test_config(&dir, records);
+    let daemon = Daemon {
+        store: Store::new(&config.state_dir, false),
+        config,
+        kernel: FakeKernel(world.clone()),
+        publisher: provider.clone(),
+        state: StateMap::new(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (_tx, rx) = mpsc::unbounded_channel();
+    let p2 = provider.clone();
+    tokio::task::spawn_local(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        daemon
+            .run(move |_| Ok(p2.clone()), rx, shutdown, || {})
+            .await
+            .unwrap();
+    });
+    Harness {
+        world,
+        provider,
+        stop: Some(stop),
+        _dir: Dir(dir),
+    }
+}
+
+impl Harness {
+    fn sent(&self) -> Vec<(Instant, String, IpAddr)> {
+        self.provider.log.borrow().clone()
+    }
+
+    fn addrs_sent(&self) -> Vec<String> {
+        self.sent().iter().map(|(_, _, a)| a.to_string()).collect()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+async fn run_for(d: Duration) {
+    tokio::time::sleep(d).await;
+}
+
+fn local<F: Future<Output = ()>>(f: F) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&rt, f);
+}
+
+const S: Duration = Duration::from_secs(1);
+
+#[test]
+fn after_911_the_newest_address_goes_out_30_virtual_minutes_later() {
+    local(async {
+        let h = start("911", &["home.example.com"], &["203.0.113.1"]);
+        h.provider
+            .script
+            .borrow_mut()
+            .push_back(Outcome::Reply(Reply::Code(Code::Emergency)));
+        run_for(S).await;
+        let t911 = h.sent()[0].0;
+        set_addrs(&h.world, &["203.0.113.2"]);
+        run_for(10 * 60 * S).await;
+        set_addrs(&h.world, &["203.0.113.3"]);
+        run_for(19 * 60 * S).await;
+        assert_eq!(h.sent().len(), 1, "nothing during the 30 minutes");
+        run_for(2 * 60 * S).await;
+        let sent = h.sent();
+        assert_eq!(sent.len(), 2);
+        assert!(sent[1].0 - t911 >= 30 * 60 * S);
+        assert_eq!(sent[1].2.to_string(), "203.0.113.3", "the newest, not .2");
+    });
+}
+
+#[test]
+fn a_dead_netlink_socket_is_reopened_with_backoff_and_resynced() {
+    local(async {
+        let h = start("reopen", &["home.example.com"], &["203.0.113.1"]);
+        run_for(S).await;
+        assert_eq!(h.addrs_sent(), ["203.0.113.1"]);
+        // The socket dies; the first two reopen attempts fail too.
+        h.world
+            .borrow_mut()
+            .subscribe_ok
+            .extend([false, false, true]);
+        h.world.borrow_mut().addrs = vec!["203.0.113.9"];
+        kill_watch(&h.world);
+        // Attempts at +1 s, +1+2 s and +1+2+4 s.
+        run_for(Duration::from_millis(1500)).await;
+        assert_eq!(h.world.borrow().subscriptions, 2, "first reopen after 1 s");
+        run_for(2 * S).await;
+        assert_eq!(h.world.borrow().subscriptions, 3, "second 2 s later");
+        assert_eq!(h.addrs_sent(), ["203.0.113.1"], "still deaf");
+        run_for(4 * S).await;
+        assert_eq!(
+            h.world.borrow().subscriptions,
+            4,
+            "third 4 s later, and it works"
+        );
+        run_for(2 * S).await; // the resync joins the debounce
+        assert_eq!(
+            h.addrs_sent(),
+            ["203.0.113.1", "203.0.113.9"],
+            "the change made while deaf is found by the resync dump"
+        );
+    });
+}
+
+#[test]
+fn a_hanging_request_for_one_record_does_not_delay_another() {
+    local(async {
+        let h = start(
+            "indep",
+            &["slow.example.com", "fast.example.com"],
+            &["203.0.113.1"],
+        );
+        *h.provider.slow.borrow_mut() = Some(("slow.example.com".into(), 3600 * S));
+        run_for(S).await;
+        set_addrs(&h.world, &["203.0.113.2"]);
+        run_for(3 * S).await;
+        let fast: Vec<String> = h
+            .sent()
+            .iter()
+            .filter(|(_, host, _)| host == "fast.example.com")
+            .map(|(_, _, a)| a.to_string())
+            .collect();
+        assert_eq!(fast, ["203.0.113.1", "203.0.113.2"]);
+    });
+}
+
+#[test]
+fn an_idle_daemon_does_nothing_for_a_day() {
+    local(async {
+        let h = start("idle", &["home.example.com"], &["203.0.113.1"]);
+        run_for(S).await;
+        let dumps = h.world.borrow().dumps;
+        run_for(24 * 3600 * S).await;
+        assert_eq!(h.sent().len(), 1);
+        assert_eq!(h.world.borrow().dumps, dumps, "no periodic re-reads");
+    });
+}
+
+#[test]
+fn backoff_grows_and_is_capped() {
+    local(async {
+        let h = start("backoff", &["home.example.com"], &["203.0.113.1"]);
+        h.provider
+            .script
+            .borrow_mut()
+            .extend((0..12).map(|_| Outcome::Reply(Reply::Status(503))));
+        run_for(4 * 3600 * S).await;
+        let times: Vec<Instant> = h.sent().iter().map(|s| s.0).collect();
+        let gaps: Vec<u64> = times.windows(2).map(|w| (w[1] - w[0]).as_secs()).collect();
+        // 30 s doubling (less up to 20 % jitter) up to the 1 h cap, then success.
+        let bases = [30, 60, 120, 240, 480, 960, 1920, 3600, 3600];
+        assert!(gaps.len() >= bases.len(), "{gaps:?}");
+        for (gap, base) in gaps.iter().zip(bases) {
+            assert!(*gap <= base && *gap >= base * 4 / 5 - 1, "{gaps:?}");
+        }
+    });
+}

@@ -19,7 +19,8 @@ use crate::policy;
     about = "Keeps OVH DynHost records pointed at this router's WAN address, \
              driven by netlink events instead of polling.",
     after_help = "Exit codes: 0 success, 1 failure (e.g. a record could not be published), \
-                  2 usage error, 78 configuration error.\n\
+                  2 usage error, 3 no enabled record follows the interface given to update, \
+                  78 configuration error.\n\
                   Signals (run): SIGHUP reloads the config, SIGTERM/SIGINT stop."
 )]
 pub struct Cli {

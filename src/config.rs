@@ -677,7 +677,6 @@ impl Walker<'_> {
             .map(|h| h.trim_end_matches('.').to_ascii_lowercase());
         let username = required(self, "username", check_username);
         let interface = required(self, "interface", check_interface);
-        let (password, password_file) = self.password(t, span.clone(), key);
         let flag = |w: &mut Self, field: &str, default: bool| {
             t.get(field)
                 .and_then(|v| w.boolean(v, &k(field)))
@@ -686,6 +685,7 @@ impl Walker<'_> {
         let ipv4 = flag(self, "ipv4", true);
         let ipv6 = flag(self, "ipv6", false);
         let enabled = flag(self, "enabled", true);
+        let (password, password_file) = self.password(t, span.clone(), key, enabled);
         if !ipv4 && !ipv6 {
             self.problem(
                 span,
@@ -715,6 +715,7 @@ impl Walker<'_> {
         t: &DeTable<'_>,
         span: Range<usize>,
         key: &str,
+        enabled: bool,
     ) -> (Option<Secret>, Option<PathBuf>) {
         let inline = t.get("password");
         let file = t.get("password_file");
@@ -766,6 +767,14 @@ impl Walker<'_> {
                     Ok((secret, warning)) => {
                         self.warnings.extend(warning);
                         (Some(secret), Some(path))
+                    }
+                    // A disabled record sends nothing: its password may be missing
+                    // (OpenWrt's default config ships a disabled example).
+                    Err(e) if !enabled => {
+                        self.warnings.push(format!(
+                            "{key} is disabled; its password is not usable: {e}"
+                        ));
+                        (Some(Secret::new(String::new())), Some(path))
                     }
                     Err(e) => {
                         self.problem(v.span(), &k, e);
@@ -1232,6 +1241,14 @@ interface = "a very long interface name"
         std::fs::remove_file(&secret).unwrap();
         let err = parse(text, Some(&cfg_path)).unwrap_err().to_string();
         assert!(err.contains("cannot read"), "{err}");
+        // A disabled record only warns: it sends nothing.
+        let disabled = format!("{text}enabled = false\n");
+        let loaded = parse(&disabled, Some(&cfg_path)).unwrap();
+        assert!(
+            loaded.warnings[0].contains("is disabled"),
+            "{:?}",
+            loaded.warnings
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -111,8 +111,29 @@ fn excerpt(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
-/// The answer: one line per slot, then `end`; or one `error` line.
-pub fn render_answer(answer: &Result<Vec<SlotReport>, String>) -> String {
+/// Why the daemon did not run a round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// No enabled record follows the interface (or publishes the family): nothing to
+    /// do, rather than something wrong. `update` exits 3 for it.
+    pub unfollowed: bool,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn error(message: impl Into<String>) -> Refusal {
+        Refusal {
+            unfollowed: false,
+            message: message.into(),
+        }
+    }
+}
+
+/// What the daemon answers to one request.
+pub type Answer = Result<Vec<SlotReport>, Refusal>;
+
+/// The answer: one line per slot, then `end`; or one `error`/`unfollowed` line.
+pub fn render_answer(answer: &Answer) -> String {
     let field = |s: &str| {
         if s.is_empty() {
             "-".to_string()
@@ -121,7 +142,8 @@ pub fn render_answer(answer: &Result<Vec<SlotReport>, String>) -> String {
         }
     };
     match answer {
-        Err(e) => format!("error {}\n", field(e)),
+        Err(r) if r.unfollowed => format!("unfollowed {}\n", field(&r.message)),
+        Err(r) => format!("error {}\n", field(&r.message)),
         Ok(reports) => {
             let mut out = String::new();
             for r in reports {
@@ -147,7 +169,7 @@ pub fn render_answer(answer: &Result<Vec<SlotReport>, String>) -> String {
 }
 
 /// Parses what `render_answer` wrote. `Ok(Err(_))` is the daemon's refusal.
-pub fn parse_answer(text: &str) -> Result<Result<Vec<SlotReport>, String>, String> {
+pub fn parse_answer(text: &str) -> Result<Answer, String> {
     let field = |s: &str| -> Result<String, String> {
         if s == "-" {
             Ok(String::new())
@@ -160,7 +182,13 @@ pub fn parse_answer(text: &str) -> Result<Result<Vec<SlotReport>, String>, Strin
         let w: Vec<&str> = line.split(' ').collect();
         match w.as_slice() {
             ["end"] => return Ok(Ok(reports)),
-            ["error", msg] => return Ok(Err(field(msg)?)),
+            ["error", msg] => return Ok(Err(Refusal::error(field(msg)?))),
+            ["unfollowed", msg] => {
+                return Ok(Err(Refusal {
+                    unfollowed: true,
+                    message: field(msg)?,
+                }));
+            }
             ["report", host, family, rest @ ..] => {
                 let family = Family::parse(family).ok_or("bad family in answer")?;
                 let (result, reply) = match rest {
@@ -302,7 +330,7 @@ async fn refuse(stream: UnixStream, why: String) {
     let _ = tokio::time::timeout(REQUEST_TIMEOUT, reader.read_until(b'\n', &mut sink)).await;
     let _ = tokio::time::timeout(
         REQUEST_TIMEOUT,
-        write.write_all(render_answer(&Err(why)).as_bytes()),
+        write.write_all(render_answer(&Err(Refusal::error(why))).as_bytes()),
     )
     .await;
     let _ = write.shutdown().await;
@@ -312,12 +340,12 @@ async fn handle(stream: UnixStream, commands: mpsc::UnboundedSender<Command>) {
     let (read, mut write) = stream.into_split();
     let mut line = Vec::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST as u64 + 1));
-    let answer =
+    let answer: Answer =
         match tokio::time::timeout(REQUEST_TIMEOUT, reader.read_until(b'\n', &mut line)).await {
-            Err(_) => Err("no request within 5 seconds".to_string()),
-            Ok(Err(e)) => Err(format!("cannot read the request: {e}")),
+            Err(_) => Err(Refusal::error("no request within 5 seconds")),
+            Ok(Err(e)) => Err(Refusal::error(format!("cannot read the request: {e}"))),
             Ok(Ok(_)) => match request_of(&line) {
-                Err(e) => Err(e),
+                Err(e) => Err(Refusal::error(e)),
                 Ok(req) => {
                     debug!(request = %req.render().trim_end(), "control request");
                     if let Some(ip) = req.ip {
@@ -329,14 +357,18 @@ async fn handle(stream: UnixStream, commands: mpsc::UnboundedSender<Command>) {
                         reply: tx,
                     });
                     match (sent, rx.await) {
-                        (Ok(()), Ok(answer)) => answer,
-                        _ => Err("the daemon is shutting down".into()),
+                        (Ok(()), Ok(Ok(reports))) => Ok(reports),
+                        (Ok(()), Ok(Err(e))) => Err(Refusal {
+                            unfollowed: true,
+                            message: e.to_string(),
+                        }),
+                        _ => Err(Refusal::error("the daemon is shutting down")),
                     }
                 }
             },
         };
     if let Err(e) = &answer {
-        debug!(error = %e, "control request refused");
+        debug!(error = %e.message, "control request refused");
     }
     let _ = write.write_all(render_answer(&answer).as_bytes()).await;
     let _ = write.shutdown().await;
@@ -360,7 +392,7 @@ pub enum Reach {
     /// No daemon listens: do the work here.
     NoDaemon,
     /// The daemon's answer (its refusal in `Err`).
-    Answer(Result<Vec<SlotReport>, String>),
+    Answer(Answer),
 }
 
 /// Sends `req` to the daemon at `path` and waits up to `wait` for the round to finish.
@@ -486,8 +518,13 @@ mod tests {
         ];
         let text = render_answer(&Ok(reports.clone()));
         assert_eq!(parse_answer(&text).unwrap(), Ok(reports));
-        let err = Err("no enabled record follows interface \"eth9\"".to_string());
-        assert_eq!(parse_answer(&render_answer(&err)).unwrap(), err);
+        for unfollowed in [false, true] {
+            let err = Err(Refusal {
+                unfollowed,
+                message: "no enabled record follows interface \"eth9\"".into(),
+            });
+            assert_eq!(parse_answer(&render_answer(&err)).unwrap(), err);
+        }
         assert!(parse_answer("report x ipv4 uptodate\n").is_err());
         assert!(parse_answer("").is_err());
     }

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
-use crate::engine::{Action, Engine, Mode, SlotKey, SlotReport, Trigger};
+use crate::engine::{Action, Engine, Mode, SlotKey, SlotReport, Trigger, TriggerError};
 use crate::http::{Publish, UpdateRequest};
 use crate::model::{NetEvent, Snapshot};
 use crate::netlink;
@@ -65,7 +65,7 @@ pub enum Command {
     /// A round for a hook or `dynhost update`; answered when it is complete.
     Trigger {
         trigger: Trigger,
-        reply: oneshot::Sender<Result<Vec<SlotReport>, String>>,
+        reply: oneshot::Sender<Result<Vec<SlotReport>, TriggerError>>,
     },
 }
 
@@ -125,7 +125,7 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
         let mut dumping: Option<Pending<Result<Snapshot, String>>> = None;
         let mut inflight: FuturesUnordered<Pending<(SlotKey, IpAddr, Outcome)>> =
             FuturesUnordered::new();
-        let mut waiting: HashMap<u64, oneshot::Sender<Result<Vec<SlotReport>, String>>> =
+        let mut waiting: HashMap<u64, oneshot::Sender<Result<Vec<SlotReport>, TriggerError>>> =
             HashMap::new();
         let mut next_ticket = 0u64;
         let mut reconnect_at: Option<Instant> = None;
@@ -205,7 +205,7 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
                         trigger.ticket = Some(next_ticket);
                         match engine.handle_trigger(now(), trigger) {
                             Ok(()) => { waiting.insert(next_ticket, reply); }
-                            Err(e) => { let _ = reply.send(Err(e.to_string())); }
+                            Err(e) => { let _ = reply.send(Err(e)); }
                         }
                     }
                     // Every sender is gone: nothing more will come, keep serving.

@@ -20,10 +20,13 @@ use dynhost::{control, logging, netlink, notify, status};
 
 /// Exit codes (sysexits for configuration).
 const EXIT_FAILURE: u8 = 1;
+const EXIT_NOT_FOLLOWED: u8 = 3;
 const EXIT_CONFIG: u8 = 78;
 
 enum Failure {
     Config(String),
+    /// `update` for an interface or family no enabled record follows: nothing to do.
+    NotFollowed(String),
     Other(String),
 }
 
@@ -46,6 +49,10 @@ fn main() -> ExitCode {
         Err(Failure::Config(msg)) => {
             eprintln!("dynhost: {msg}");
             ExitCode::from(EXIT_CONFIG)
+        }
+        Err(Failure::NotFollowed(msg)) => {
+            eprintln!("dynhost: {msg}; nothing to do");
+            ExitCode::from(EXIT_NOT_FOLLOWED)
         }
         Err(Failure::Other(msg)) => {
             eprintln!("dynhost: {msg}");
@@ -167,8 +174,14 @@ async fn update(cli: &Cli, config: Config, args: &UpdateArgs) -> Result<ExitCode
                 print!("{}", oneshot::summary(&reports, &Default::default()));
                 return Ok(exit_for(oneshot::failed(&reports)));
             }
+            Ok(control::Reach::Answer(Err(refusal))) if refusal.unfollowed => {
+                return Err(Failure::NotFollowed(refusal.message));
+            }
             Ok(control::Reach::Answer(Err(refusal))) => {
-                return Err(Failure::Other(format!("the daemon refused: {refusal}")));
+                return Err(Failure::Other(format!(
+                    "the daemon refused: {}",
+                    refusal.message
+                )));
             }
             Err(e) => return Err(Failure::Other(e)),
         }
@@ -178,7 +191,7 @@ async fn update(cli: &Cli, config: Config, args: &UpdateArgs) -> Result<ExitCode
         ip: args.ip,
         force: args.force,
     };
-    scope.select(&config).map_err(Failure::Other)?;
+    scope.select(&config).map_err(Failure::NotFollowed)?;
     let publisher = Sender::new(&config, cli.dry_run).map_err(Failure::Config)?;
     let mut store = Store::new(&config.state_dir, cli.dry_run);
     let _lock = if cli.dry_run {
@@ -209,23 +222,25 @@ fn exit_for(failed: bool) -> ExitCode {
 async fn run(cli: &Cli, config: Config) -> Result<ExitCode> {
     let publisher = Sender::new(&config, cli.dry_run).map_err(Failure::Config)?;
     let mut store = Store::new(&config.state_dir, cli.dry_run);
-    let _lock = if cli.dry_run {
-        None
-    } else {
-        Some(store.lock(Duration::ZERO).map_err(|e| {
+    let (tx, rx) = mpsc::unbounded_channel();
+    // Hooks reach us here; a dry run stays out of a real daemon's way. Binding first
+    // also tells at once whether another daemon is already listening.
+    let mut _lock = None;
+    if !cli.dry_run {
+        let listener = control::bind(&config.control_socket).map_err(|e| {
+            Failure::Other(format!("control socket: {e}; is dynhost already running?"))
+        })?;
+        // A hook's one-shot round (at boot, a PPP link often comes up first) may hold
+        // the lock for one request: wait for it rather than fail.
+        let wait = config.provider.timeout + Duration::from_secs(10);
+        _lock = Some(store.lock(wait).map_err(|e| {
             Failure::Other(format!(
                 "cannot take the state lock: {e}; is dynhost already running?"
             ))
-        })?)
-    };
-    let state = load_state(&mut store);
-    let (tx, rx) = mpsc::unbounded_channel();
-    // Hooks reach us here; a dry run stays out of a real daemon's way.
-    if !cli.dry_run {
-        let listener = control::bind(&config.control_socket)
-            .map_err(|e| Failure::Other(format!("control socket: {e}")))?;
+        })?);
         tokio::spawn(control::serve(listener, tx.clone()));
     }
+    let state = load_state(&mut store);
     // The file the config came from (none for the embedded default).
     let reload_path = config.source.clone();
     let mut hup = signal(SignalKind::hangup()).map_err(io_failure)?;

@@ -261,14 +261,20 @@ impl Store {
     pub fn lock(&self, wait: Duration) -> io::Result<Lock> {
         self.ensure_dir()?;
         let path = self.dir.join(LOCK);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(&path)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        // flock needs no write access: open read-only, so that a lock file created by
+        // root (a hook's one-shot) stays usable by a daemon running as another user.
+        let open = || File::open(&path);
+        let file = match open() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o644)
+                .open(&path)
+                .and_then(|_| open()),
+            other => other,
+        }
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         let deadline = Instant::now() + wait;
         loop {
             // SAFETY: flock on a descriptor we own; no memory is involved.

@@ -147,7 +147,7 @@ fn one_shot_update_publishes_once_and_then_is_up_to_date() {
         assert_eq!(reqs[2].param("myip"), Some("198.51.100.9"));
 
         let out = run(&cfg, &["update", "--interface", "eth9"]);
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(out.status.code(), Some(3));
         assert!(
             text(&out)
                 .1

@@ -71,14 +71,18 @@ fn the_daemon_answers_a_trigger_for_an_interface_nobody_follows() {
         );
         let _agent = Agent::start(&cfg, &[]);
         let out = run(&cfg, &["update", "--interface", "eth9"]);
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "nothing to do has its own exit code"
+        );
         let (_, stderr) = text(&out);
         assert!(
-            stderr.contains("the daemon refused: no enabled record follows interface \"eth9\""),
+            stderr.contains("no enabled record follows interface \"eth9\"; nothing to do"),
             "{stderr}"
         );
         let out = run(&cfg, &["update", "--ip", "2001:db8::1"]);
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(out.status.code(), Some(3));
         assert!(text(&out).1.contains("no enabled record with ipv6"));
         assert_eq!(provider.count(), 0);
     });

@@ -165,8 +165,10 @@ proptest! {
         }).collect();
         let text = control::render_answer(&Ok(reports.clone()));
         prop_assert_eq!(control::parse_answer(&text).unwrap(), Ok(reports));
-        let err = Err(texts[0].clone());
-        prop_assert_eq!(control::parse_answer(&control::render_answer(&err)).unwrap(), err);
+        for unfollowed in [false, true] {
+            let err = Err(control::Refusal { unfollowed, message: texts[0].clone() });
+            prop_assert_eq!(control::parse_answer(&control::render_answer(&err)).unwrap(), err);
+        }
     }
 
     #[test]

@@ -1,0 +1,2 @@
+//! Placeholder: the footprint benchmark is being written (see bench/run).
+fn main() {}

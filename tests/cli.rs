@@ -9,6 +9,7 @@ use std::time::Duration;
 use support::agent::{Agent, BIN, PASSWORD, Scratch, record, run, settle, text, write_config};
 use support::netns::{bridge, in_netns, ip};
 use support::provider::{Provider, Reply};
+use support::scene::Scene;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -221,15 +222,7 @@ fn one_shot_update_fails_when_the_provider_does() {
 #[test]
 fn dry_run_logs_the_request_and_sends_and_writes_nothing() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start();
-        let dir = Scratch::new("dry");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene { provider, dir, cfg } = Scene::home("dry", Some("203.0.113.5/24"));
         let out = run(&cfg, &["--dry-run", "update"]);
         assert_eq!(out.status.code(), Some(0));
         let (stdout, stderr) = text(&out);

@@ -11,29 +11,25 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::agent::{Agent, BIN, Scratch, record, run, set_mode, settle, text, write_config};
-use support::netns::{bridge, in_netns, ip};
+use support::netns::{bridge, in_netns, move_addr};
 use support::provider::Provider;
+use support::scene::Scene;
 
 const T: Duration = Duration::from_secs(10);
 
 #[test]
 fn a_hook_and_the_netlink_event_for_the_same_address_give_one_request() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start();
-        let dir = Scratch::new("hook-join");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene {
+            provider,
+            dir: _dir,
+            cfg,
+        } = Scene::home("hook-join", Some("203.0.113.5/24"));
         let agent = Agent::start(&cfg, &[]);
         provider.wait_for(1, T);
         agent.wait_log("published", T);
         // What a PPP ip-up hook does right after the address changed.
-        ip(&["addr", "del", "203.0.113.5/24", "dev", "br0"]);
-        ip(&["addr", "add", "198.51.100.9/24", "dev", "br0"]);
+        move_addr("br0", "203.0.113.5/24", "198.51.100.9/24");
         let out = run(
             &cfg,
             &["update", "--interface", "br0", "--ip", "198.51.100.9"],
@@ -104,15 +100,7 @@ fn exchange(path: &std::path::Path, bytes: &[u8], eof: bool) -> String {
 #[test]
 fn the_socket_refuses_other_users_and_malformed_messages_and_keeps_running() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start();
-        let dir = Scratch::new("socket");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene { provider, dir, cfg } = Scene::home("socket", Some("203.0.113.5/24"));
         let agent = Agent::start(&cfg, &[]);
         provider.wait_for(1, T);
         let sock = dir.join("control.sock");

@@ -6,23 +6,16 @@ mod support;
 use std::time::Duration;
 
 use support::agent::{Agent, PASSWORD, Scratch, record, run, settle, text, write_config};
-use support::netns::{bridge, in_netns, ip, ip_batch, ppp};
+use support::netns::{bridge, in_netns, ip, ip_batch, move_addr, ppp};
 use support::provider::{Provider, Reply};
+use support::scene::Scene;
 
 const T: Duration = Duration::from_secs(10);
 
 #[test]
 fn start_with_an_address_sends_one_update() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start();
-        let dir = Scratch::new("start");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene { provider, dir, cfg } = Scene::home("start", Some("203.0.113.5/24"));
         let agent = Agent::start(&cfg, &[]);
         let reqs = provider.wait_for(1, T);
         assert_eq!(reqs.len(), 1);
@@ -54,19 +47,14 @@ fn start_with_an_address_sends_one_update() {
 #[test]
 fn an_address_change_sends_exactly_one_update_with_the_new_address() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start();
-        let dir = Scratch::new("change");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene {
+            provider,
+            dir: _dir,
+            cfg,
+        } = Scene::home("change", Some("203.0.113.5/24"));
         let _agent = Agent::start(&cfg, &[]);
         provider.wait_for(1, T);
-        ip(&["addr", "del", "203.0.113.5/24", "dev", "br0"]);
-        ip(&["addr", "add", "198.51.100.20/24", "dev", "br0"]);
+        move_addr("br0", "203.0.113.5/24", "198.51.100.20/24");
         let reqs = provider.wait_for(2, T);
         assert_eq!(reqs[1].param("myip"), Some("198.51.100.20"));
         settle(Duration::from_secs(2));
@@ -77,15 +65,11 @@ fn an_address_change_sends_exactly_one_update_with_the_new_address() {
 #[test]
 fn twenty_changes_within_a_second_give_one_update_carrying_the_last_address() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.100/24", "dev", "br0"]);
-        let provider = Provider::start();
-        let dir = Scratch::new("flap");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene {
+            provider,
+            dir: _dir,
+            cfg,
+        } = Scene::home("flap", Some("203.0.113.100/24"));
         let agent = Agent::start(&cfg, &[]);
         provider.wait_for(1, T);
         agent.wait_log("published", T);
@@ -138,15 +122,11 @@ fn a_ppp_link_recreated_with_a_new_address_gives_one_update_with_the_local_addre
 #[test]
 fn a_restart_with_an_unchanged_address_sends_nothing() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start();
-        let dir = Scratch::new("restart");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene {
+            provider,
+            dir: _dir,
+            cfg,
+        } = Scene::home("restart", Some("203.0.113.5/24"));
         let agent = Agent::start(&cfg, &[]);
         provider.wait_for(1, T);
         agent.wait_log("published", T);
@@ -176,8 +156,7 @@ fn badauth_stops_all_further_requests() {
         let agent = Agent::start(&cfg, &[]);
         provider.wait_for(1, T);
         agent.wait_log("blocked", T);
-        ip(&["addr", "del", "203.0.113.5/24", "dev", "br0"]);
-        ip(&["addr", "add", "203.0.113.6/24", "dev", "br0"]);
+        move_addr("br0", "203.0.113.5/24", "203.0.113.6/24");
         ip(&["-6", "addr", "add", "2001:db8::6/64", "dev", "br0", "nodad"]);
         settle(Duration::from_secs(3));
         // A new IPv4 address and a first IPv6 one: the login is wrong for both.
@@ -245,15 +224,7 @@ fn only_a_private_address_sends_nothing() {
 #[test]
 fn sighup_reloads_and_a_broken_config_keeps_the_old_one_running() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start();
-        let dir = Scratch::new("reload");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene { provider, dir, cfg } = Scene::home("reload", Some("203.0.113.5/24"));
         let agent = Agent::start(&cfg, &[]);
         provider.wait_for(1, T);
         std::fs::write(&cfg, "this is = not [valid toml\n").unwrap();
@@ -261,8 +232,7 @@ fn sighup_reloads_and_a_broken_config_keeps_the_old_one_running() {
         agent.wait_log("reload failed, keeping the running config", T);
         agent.wait_log("config.toml:1:", T); // says why, and where
         // The old config still works.
-        ip(&["addr", "del", "203.0.113.5/24", "dev", "br0"]);
-        ip(&["addr", "add", "203.0.113.6/24", "dev", "br0"]);
+        move_addr("br0", "203.0.113.5/24", "203.0.113.6/24");
         assert_eq!(
             provider.wait_for(2, T)[1].param("myip"),
             Some("203.0.113.6")

@@ -13,7 +13,7 @@ use support::agent::{
     Agent, BIN, PASSWORD, Scratch, assert_no_secret, record, run, settle, text, wait_until,
     write_config,
 };
-use support::netns::{bridge, in_netns, ip, ip_batch};
+use support::netns::{bridge, in_netns, ip, ip_batch, move_addr};
 use support::provider::{Provider, Reply};
 
 const T: Duration = Duration::from_secs(15);
@@ -85,8 +85,7 @@ fn fault_body(name: &str, fault: Reply, class: Class) {
     provider.set_default(fault);
     let before = provider.count();
     let started = Instant::now();
-    ip(&["addr", "del", "203.0.113.5/24", "dev", "br0"]);
-    ip(&["addr", "add", "198.51.100.6/24", "dev", "br0"]);
+    move_addr("br0", "203.0.113.5/24", "198.51.100.6/24");
     let verdict = match class {
         Class::Transient => "will retry",
         Class::Fatal => "blocked until the config is reloaded",
@@ -317,8 +316,7 @@ fn after_911_nothing_is_sent_for_30_minutes() {
             retry_at - now
         );
         // Even a new address waits.
-        ip(&["addr", "del", "203.0.113.5/24", "dev", "br0"]);
-        ip(&["addr", "add", "198.51.100.6/24", "dev", "br0"]);
+        move_addr("br0", "203.0.113.5/24", "198.51.100.6/24");
         settle(Duration::from_secs(3));
         assert_eq!(provider.count(), 1);
         // A restart does not get around it either.
@@ -344,12 +342,10 @@ fn the_newest_address_wins_while_a_retry_waits() {
         let agent = Agent::start(&cfg, &[]);
         agent.wait_log("published", T);
         provider.set_default(Reply::Text(503, "busy".into()));
-        ip(&["addr", "del", "203.0.113.5/24", "dev", "br0"]);
-        ip(&["addr", "add", "198.51.100.6/24", "dev", "br0"]);
+        move_addr("br0", "203.0.113.5/24", "198.51.100.6/24");
         agent.wait_log("will retry", T);
         // While the retry waits, the address moves on.
-        ip(&["addr", "del", "198.51.100.6/24", "dev", "br0"]);
-        ip(&["addr", "add", "198.51.100.7/24", "dev", "br0"]);
+        move_addr("br0", "198.51.100.6/24", "198.51.100.7/24");
         provider.set_default(Reply::GoodEcho);
         let reqs = provider.wait_for(3, T);
         assert_eq!(reqs[1].param("myip"), Some("198.51.100.6"));

@@ -6,3 +6,4 @@
 pub mod agent;
 pub mod netns;
 pub mod provider;
+pub mod scene;

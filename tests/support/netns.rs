@@ -78,3 +78,9 @@ pub fn ppp(name: &str, local: &str, peer: &str) {
     ip(&["addr", "add", local, "peer", peer, "dev", name]);
     ip(&["link", "set", name, "up"]);
 }
+
+/// Replaces address `from` with `to` on `dev` (both with their prefix).
+pub fn move_addr(dev: &str, from: &str, to: &str) {
+    ip(&["addr", "del", from, "dev", dev]);
+    ip(&["addr", "add", to, "dev", dev]);
+}

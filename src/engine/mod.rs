@@ -368,7 +368,6 @@ impl Engine {
             .collect();
         self.timing = timing;
         self.debounce = Debouncer::new(timing.debounce, timing.debounce_max);
-        self.tickets.clear();
         self.rebuild_watched();
         self.want_dump();
         self.mark_persist();

@@ -837,3 +837,29 @@ fn force_goes_past_the_throttle() {
     e = sim.e;
     drop(e);
 }
+
+#[test]
+fn a_trigger_waiting_across_a_reload_is_still_answered() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    sim.e
+        .handle_trigger(
+            sim.now,
+            Trigger {
+                ticket: Some(7),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    sim.e
+        .reconfigure(timing(), vec![spec("home.example.com", Family::V4, "ppp0")]);
+    assert!(sim.work().contains(&Action::Dump));
+    sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    assert!(
+        sim.actions()
+            .iter()
+            .any(|a| matches!(a, Action::Report { ticket: 7, .. })),
+        "the hook waiting on the daemon gets its answer"
+    );
+}

@@ -116,7 +116,12 @@ fn the_socket_refuses_other_users_and_malformed_messages_and_keeps_running() {
             c.args(["-c", cfg.to_str().unwrap(), "update"])
                 .uid(65534)
                 .gid(65534);
-            c.output().unwrap()
+            c.output().unwrap_or_else(|e| {
+                panic!(
+                    "cannot run a client as uid 65534 ({e}): this test needs real root; in a \
+                     user namespace (unshare -rn) only root is mapped"
+                )
+            })
         };
         let out = as_nobody();
         assert_eq!(out.status.code(), Some(1));

@@ -118,8 +118,9 @@ pub enum NetEvent {
         name: Option<String>,
         removed: bool,
     },
-    /// RTM_NEWADDR / RTM_DELADDR on link `index`.
-    Addr { index: u32 },
+    /// RTM_NEWADDR / RTM_DELADDR on link `index`; `family` is `None` for a family
+    /// other than IPv4/IPv6 (treated as relevant, to be safe).
+    Addr { index: u32, family: Option<Family> },
     /// The kernel dropped notifications (ENOBUFS) or the socket was reopened: resync.
     Resync,
 }

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use dynhost::config::{self, Config};
 use dynhost::daemon::{Daemon, Kernel, Watch};
 use dynhost::http::{Publish, UpdateRequest};
-use dynhost::model::{AddrFlags, AddrInfo, LinkInfo, NetEvent, Scope, Snapshot};
+use dynhost::model::{AddrFlags, AddrInfo, Family, LinkInfo, NetEvent, Scope, Snapshot};
 use dynhost::reply::{Code, Outcome, Reply};
 use dynhost::state::{StateMap, Store};
 
@@ -113,7 +113,10 @@ impl Watch for FakeWatch {
 fn set_addrs(world: &Shared, addrs: &[&'static str]) {
     let mut w = world.borrow_mut();
     w.addrs = addrs.to_vec();
-    w.events.push_back(NetEvent::Addr { index: 7 });
+    w.events.push_back(NetEvent::Addr {
+        index: 7,
+        family: Some(Family::V4),
+    });
     if let Some(n) = &w.notify {
         let _ = n.send(());
     }

@@ -8,7 +8,7 @@
 mod backoff;
 mod debounce;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -242,7 +242,8 @@ pub struct Engine {
     slots: Vec<Slot>,
     /// ifindex -> name, to tell events on followed interfaces from the rest.
     links: HashMap<u32, String>,
-    watched: HashSet<String>,
+    /// Followed interface -> the families its records publish.
+    watched: HashMap<String, Vec<Family>>,
     debounce: Debouncer,
     dump: DumpPhase,
     dumps_started: u64,
@@ -273,7 +274,7 @@ impl Engine {
             timing,
             slots: Vec::new(),
             links: HashMap::new(),
-            watched: HashSet::new(),
+            watched: HashMap::new(),
             debounce: Debouncer::new(timing.debounce, timing.debounce_max),
             dump: DumpPhase::Wanted,
             dumps_started: 0,
@@ -374,17 +375,20 @@ impl Engine {
     }
 
     fn rebuild_watched(&mut self) {
-        self.watched = self
-            .slots
-            .iter()
-            .map(|s| s.spec.interface.clone())
-            .collect();
+        self.watched.clear();
+        for s in &self.slots {
+            let families = self.watched.entry(s.spec.interface.clone()).or_default();
+            if !families.contains(&s.spec.key.family) {
+                families.push(s.spec.key.family);
+            }
+        }
     }
 
     // ---- inputs -------------------------------------------------------------------
 
     /// A netlink notification. Only those about followed interfaces (or unknown ones,
-    /// to be safe) start the debounce; the rest cost a hash lookup.
+    /// to be safe), and for addresses only of a family they publish, start the
+    /// debounce; the rest cost a hash lookup.
     pub fn handle_net(&mut self, now: Instant, event: NetEvent) {
         let relevant = match event {
             NetEvent::Link {
@@ -399,13 +403,16 @@ impl Engine {
                 } else {
                     None
                 };
-                old.is_some_and(|n| self.watched.contains(&n))
-                    || name.is_some_and(|n| self.watched.contains(&n))
+                old.is_some_and(|n| self.watched.contains_key(&n))
+                    || name.is_some_and(|n| self.watched.contains_key(&n))
             }
-            NetEvent::Addr { index } => self
-                .links
-                .get(&index)
-                .is_none_or(|n| self.watched.contains(n)),
+            NetEvent::Addr { index, family } => match self.links.get(&index) {
+                None => true,
+                Some(n) => self
+                    .watched
+                    .get(n)
+                    .is_some_and(|fs| family.is_none_or(|f| fs.contains(&f))),
+            },
             NetEvent::Resync => true,
         };
         if relevant && self.mode == Mode::Daemon {

@@ -197,7 +197,10 @@ fn an_address_change_sends_exactly_one_update_after_the_debounce() {
     sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
     sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
     sim.actions();
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     assert_eq!(sim.e.poll_timeout(), Some(sim.now + S));
     sim.advance(999 * MS);
     assert_eq!(sim.actions(), vec![], "nothing before the quiet second");
@@ -212,7 +215,10 @@ fn twenty_changes_in_a_second_give_one_update_with_the_last_address() {
     sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
     sim.actions();
     for _ in 0..20 {
-        sim.net(NetEvent::Addr { index: 5 });
+        sim.net(NetEvent::Addr {
+            index: 5,
+            family: Some(Family::V4),
+        });
         sim.advance(50 * MS);
         assert!(sim.actions().is_empty());
     }
@@ -231,14 +237,59 @@ fn events_on_other_interfaces_cost_nothing() {
         removed: false,
     });
     for _ in 0..1000 {
-        sim.net(NetEvent::Addr { index: 2 });
-        sim.net(NetEvent::Addr { index: 9 });
+        sim.net(NetEvent::Addr {
+            index: 2,
+            family: Some(Family::V4),
+        });
+        sim.net(NetEvent::Addr {
+            index: 9,
+            family: Some(Family::V4),
+        });
     }
     assert_eq!(sim.e.poll_timeout(), None, "no debounce armed");
     assert!(sim.actions().is_empty());
     // An address on a link we have never heard of might be ours: look.
-    sim.net(NetEvent::Addr { index: 77 });
+    sim.net(NetEvent::Addr {
+        index: 77,
+        family: Some(Family::V4),
+    });
     assert!(sim.e.poll_timeout().is_some());
+}
+
+#[test]
+fn address_events_of_a_family_no_record_publishes_are_ignored() {
+    // one_record publishes IPv4 only: IPv6 churn on ppp0 (SLAAC, privacy addresses,
+    // DAD) must not delay an IPv4 update by restarting the debounce.
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &[])]));
+    for _ in 0..100 {
+        sim.net(NetEvent::Addr {
+            index: 5,
+            family: Some(Family::V6),
+        });
+    }
+    assert_eq!(sim.e.poll_timeout(), None, "IPv6 events armed the debounce");
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
+    let armed = sim.e.poll_timeout().expect("IPv4 event arms the debounce");
+    sim.advance(500 * MS);
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V6),
+    });
+    assert_eq!(
+        sim.e.poll_timeout(),
+        Some(armed),
+        "IPv6 event moved the deadline"
+    );
+    // A family we cannot name might matter: look.
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: None,
+    });
+    assert!(sim.e.poll_timeout() > Some(armed));
 }
 
 #[test]
@@ -257,7 +308,10 @@ fn a_ppp_link_recreated_with_a_new_index_is_followed_by_name() {
         name: Some("ppp0".into()),
         removed: false,
     });
-    sim.net(NetEvent::Addr { index: 6 });
+    sim.net(NetEvent::Addr {
+        index: 6,
+        family: Some(Family::V4),
+    });
     let sends = sim.dump_after_debounce(&snap(&[("ppp0", 6, &["198.51.100.77"])]));
     assert_eq!(sends, vec![(v4(), ip("198.51.100.77"))]);
 }
@@ -306,7 +360,10 @@ fn badauth_blocks_the_record_until_reload_and_spares_the_others() {
     sim.outcome(&other, "203.0.113.5", good("203.0.113.5"));
     sim.actions();
     assert_eq!(sim.e.poll_timeout(), None, "a block has no timer");
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.6"])]));
     assert_eq!(
         sends,
@@ -373,7 +430,10 @@ fn after_911_nothing_is_sent_for_30_minutes_and_then_the_newest_address() {
     // The address moves twice while we wait.
     for addr in ["203.0.113.2", "203.0.113.3"] {
         sim.advance(5 * 60 * S);
-        sim.net(NetEvent::Addr { index: 5 });
+        sim.net(NetEvent::Addr {
+            index: 5,
+            family: Some(Family::V4),
+        });
         let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &[addr])]));
         assert!(sends.is_empty(), "no send during the 911 floor");
     }
@@ -392,7 +452,10 @@ fn an_older_address_is_never_sent_after_a_newer_one_was_seen() {
     let mut sim = one_record();
     sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
     // While 203.0.113.1 is in flight, the address changes.
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.2"])]));
     assert!(sends.is_empty(), "one request in flight per slot");
     sim.outcome(
@@ -410,7 +473,10 @@ fn an_older_address_is_never_sent_after_a_newer_one_was_seen() {
 fn a_success_for_a_stale_address_is_followed_at_once_by_the_new_one() {
     let mut sim = one_record();
     sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.2"])]));
     sim.outcome(&v4(), "203.0.113.1", good("203.0.113.1"));
     assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.2"))]);
@@ -427,7 +493,10 @@ fn families_are_independent() {
     sim.outcome(&v6(), "2001:db8::1", Outcome::Reply(Reply::Status(502)));
     sim.outcome(&v4(), "203.0.113.1", good("203.0.113.1"));
     sim.actions();
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.2", "2001:db8::2"])]));
     assert_eq!(
         sends,
@@ -451,13 +520,19 @@ fn only_a_private_address_sends_nothing_and_keeps_the_record() {
     assert!(!r.is_failure());
     // Reported once: the same situation again is not news.
     assert!(sim.e.slots[0].reported.is_some());
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     assert!(
         sim.dump_after_debounce(&snap(&[("ppp0", 5, &["10.0.0.2", "100.64.3.3"])]))
             .is_empty()
     );
     // A public address arrives later: published.
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["10.0.0.2", "198.51.100.4"])]));
     assert_eq!(sends, vec![(v4(), ip("198.51.100.4"))]);
 }
@@ -488,7 +563,10 @@ fn a_trigger_joins_the_debounce_and_reports_when_done() {
     sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
     sim.actions();
     // The hook and the netlink event for the same new address.
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     sim.e
         .handle_trigger(
             sim.now,
@@ -564,7 +642,10 @@ fn force_resends_an_unchanged_address_once() {
         "203.0.113.5",
         Outcome::Reply(Reply::NoChange(Some(ip("203.0.113.5")))),
     );
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     assert!(sim.dump_after_debounce(&s).is_empty(), "force is spent");
 }
 
@@ -683,7 +764,10 @@ fn a_dry_run_counts_as_published_in_memory() {
     let mut sim = one_record();
     sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
     sim.outcome(&v4(), "203.0.113.5", Outcome::DryRun);
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     assert!(
         sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.5"])]))
             .is_empty()
@@ -723,7 +807,10 @@ fn an_identity_failure_blocks_both_families_of_the_record() {
         "203.0.113.1",
         Outcome::Reply(Reply::Code(Code::NoHost)),
     );
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.1", "2001:db8::1"])]));
     assert!(sends.is_empty(), "IPv6 would get the same nohost");
     assert!(matches!(
@@ -740,7 +827,10 @@ fn a_request_level_failure_blocks_only_its_family() {
     ]);
     sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
     sim.outcome(&v4(), "203.0.113.1", Outcome::Reply(Reply::Status(400)));
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.1", "2001:db8::1"])]));
     assert_eq!(sends, vec![(v6(), ip("2001:db8::1"))]);
 }
@@ -769,7 +859,10 @@ fn a_flapping_address_is_throttled_after_the_hourly_budget() {
     for second in 0..46 * 60u32 {
         if second % 20 == 0 && second > 0 {
             addr = format!("203.0.113.{}", second / 20 % 250 + 1);
-            sim.net(NetEvent::Addr { index: 5 });
+            sim.net(NetEvent::Addr {
+                index: 5,
+                family: Some(Family::V4),
+            });
         }
         pump(&mut sim, &addr, &mut sent);
         sim.advance(S);
@@ -811,7 +904,10 @@ fn force_goes_past_the_throttle() {
     let mut sim = Sim { e, t0, now: t0 };
     sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
     sim.outcome(&v4(), "203.0.113.1", good("203.0.113.1"));
-    sim.net(NetEvent::Addr { index: 5 });
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
     assert!(
         sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.2"])]))
             .is_empty()

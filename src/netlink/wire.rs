@@ -10,7 +10,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::model::{AddrFlags, AddrInfo, LinkInfo, NetEvent, Scope};
+use crate::model::{AddrFlags, AddrInfo, Family, LinkInfo, NetEvent, Scope};
 
 pub const NLMSG_NOOP: u16 = 1;
 pub const NLMSG_ERROR: u16 = 2;
@@ -117,6 +117,7 @@ pub enum Message {
     Addr {
         info: Option<AddrInfo>,
         index: u32,
+        family: Option<Family>,
         removed: bool,
     },
     /// A default route in the main table, and its output interface.
@@ -166,7 +167,7 @@ pub fn event(m: Message) -> Option<NetEvent> {
             name: None,
             removed,
         }),
-        Message::Addr { index, .. } => Some(NetEvent::Addr { index }),
+        Message::Addr { index, family, .. } => Some(NetEvent::Addr { index, family }),
         Message::Overrun => Some(NetEvent::Resync),
         _ => None,
     }
@@ -265,6 +266,11 @@ fn addr(p: &[u8], removed: bool) -> Result<Message, Malformed> {
     Ok(Message::Addr {
         info,
         index,
+        family: match family {
+            AF_INET => Some(Family::V4),
+            AF_INET6 => Some(Family::V6),
+            _ => None,
+        },
         removed,
     })
 }
@@ -460,6 +466,22 @@ mod tests {
             panic!()
         };
         assert!(a.flags.tentative && !a.flags.secondary);
+        assert_eq!(
+            events(&buf, false),
+            vec![NetEvent::Addr {
+                index: 3,
+                family: Some(Family::V6)
+            }]
+        );
+        // A family we do not know is still a hint, without a family.
+        let odd = Msg::new(RTM_NEWADDR, 0, &ifaddr(7, 64, 0, 0, 3)).done();
+        assert_eq!(
+            events(&odd, false),
+            vec![NetEvent::Addr {
+                index: 3,
+                family: None
+            }]
+        );
         // Without IFA_FLAGS, the header byte: temporary (= secondary) and deprecated.
         let buf = Msg::new(RTM_NEWADDR, 0, &ifaddr(AF_INET6, 64, 0x21, 253, 3))
             .attr(IFA_ADDRESS, &v6.octets())
@@ -548,11 +570,23 @@ mod tests {
             .attr(IFA_ADDRESS, &[203, 0, 113, 9])
             .done();
         let good = events(&buf, false);
-        assert_eq!(good, vec![NetEvent::Addr { index: 4 }]);
+        assert_eq!(
+            good,
+            vec![NetEvent::Addr {
+                index: 4,
+                family: Some(Family::V4)
+            }]
+        );
         buf.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 1, 2, 3]);
         assert_eq!(
             events(&buf, false),
-            vec![NetEvent::Addr { index: 4 }, NetEvent::Resync]
+            vec![
+                NetEvent::Addr {
+                    index: 4,
+                    family: Some(Family::V4)
+                },
+                NetEvent::Resync
+            ]
         );
         assert_eq!(events(&buf, true), vec![NetEvent::Resync]);
         assert_eq!(events(&[], false), vec![]);

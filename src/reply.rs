@@ -156,7 +156,8 @@ impl Outcome {
                 Reply::Code(Code::DnsErr | Code::Emergency) => trouble,
                 Reply::Code(_) => Class::Fatal,
                 Reply::Redirect { .. } => Class::Fatal,
-                Reply::Status(429) => trouble,
+                // The status decides, with or without OVH's JSON error body.
+                Reply::Status(429) | Reply::ProviderError { status: 429, .. } => trouble,
                 Reply::ProviderError { status, .. } | Reply::Status(status) => {
                     if *status >= 500 {
                         transient
@@ -184,6 +185,10 @@ impl Outcome {
                         | Code::BadAgent
                         | Code::NotYours
                 ) | Reply::Status(401 | 403)
+                    | Reply::ProviderError {
+                        status: 401 | 403,
+                        ..
+                    }
             )
         )
     }
@@ -562,6 +567,22 @@ mod tests {
         assert!(!o(Reply::Code(Code::BadSys)).concerns_record());
         assert!(!o(Reply::Status(400)).concerns_record());
         assert!(!o(Reply::Status(503)).concerns_record());
+    }
+
+    #[test]
+    fn a_json_error_body_is_classed_by_its_status() {
+        let json = |status| {
+            let body = br#"{"class":"Client::Forbidden","message":"no"}"#;
+            Outcome::Reply(parse(status, None, body, false))
+        };
+        assert!(matches!(
+            json(429).class(),
+            Class::Transient { floor } if floor == PROVIDER_TROUBLE_FLOOR
+        ));
+        assert!(json(401).concerns_record() && json(403).concerns_record());
+        assert_eq!(json(403).class(), Class::Fatal);
+        assert!(!json(400).concerns_record());
+        assert!(matches!(json(502).class(), Class::Transient { .. }));
     }
 
     #[test]

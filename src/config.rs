@@ -27,6 +27,8 @@ pub const OPENWRT_PATH: &str = "/etc/config/dynhost";
 pub const DEFAULT_URL: &str = "https://dns.eu.ovhapis.com/nic/update";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/dynhost";
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/dynhost/control.sock";
+/// The default for a UCI config: OpenWrt has no /run, and /var/run is on tmpfs there.
+pub const UCI_CONTROL_SOCKET: &str = "/var/run/dynhost/control.sock";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_PER_HOUR: u32 = 12;
 
@@ -270,6 +272,9 @@ fn parse_with(
             w.problem(span, "", msg);
         }
         let mut config = w.root(&root, path);
+        if root.get("control_socket").is_none() {
+            config.control_socket = UCI_CONTROL_SOCKET.into();
+        }
         for (i, logical) in aliases {
             if let Some(r) = config.records.get_mut(i) {
                 r.interface_alias = Some(logical);
@@ -971,6 +976,7 @@ impl fmt::Display for Config {
             "debounce_max = \"{}\"",
             duration::format(self.debounce_max)
         )?;
+        writeln!(f, "max_updates_per_hour = {}", self.max_updates_per_hour)?;
         writeln!(
             f,
             "\n[provider]\nurl = {}",
@@ -979,6 +985,11 @@ impl fmt::Display for Config {
         if let Some(ca) = &self.provider.ca_file {
             writeln!(f, "ca_file = {}", q(ca))?;
         }
+        writeln!(
+            f,
+            "timeout = \"{}\"",
+            duration::format(self.provider.timeout)
+        )?;
         writeln!(
             f,
             "\n[retry]\ninitial = \"{}\"\nmax = \"{}\"",
@@ -1034,9 +1045,11 @@ mod tests {
     const GOOD: &str = r#"
 state_dir = "/tmp/dynhost-state"
 debounce = "2s"
+max_updates_per_hour = 6
 
 [provider]
 url = "http://127.0.0.1:8080/nic/update"
+timeout = "20s"
 
 [[record]]
 hostname = "home.example.com"
@@ -1063,6 +1076,8 @@ enabled = false
         assert_eq!(c.debounce, Duration::from_secs(2));
         assert_eq!(c.debounce_max, Duration::from_secs(10));
         assert_eq!(c.retry.initial, Duration::from_secs(30));
+        assert_eq!(c.max_updates_per_hour, 6);
+        assert_eq!(c.provider.timeout, Duration::from_secs(20));
         assert_eq!(c.records.len(), 2);
         let r = &c.records[0];
         assert_eq!(r.hostname, "home.example.com");
@@ -1082,6 +1097,7 @@ enabled = false
         assert_eq!(again.state_dir, c.state_dir);
         assert_eq!(again.debounce, c.debounce);
         assert_eq!(again.debounce_max, c.debounce_max);
+        assert_eq!(again.max_updates_per_hour, c.max_updates_per_hour);
         assert_eq!(again.provider, c.provider);
         assert_eq!(again.retry, c.retry);
         for (a, b) in again.records.iter().zip(&c.records) {
@@ -1269,6 +1285,14 @@ interface = "a very long interface name"
         .config;
         assert_eq!(c.debounce, Duration::from_secs(3));
         assert_eq!(c.provider.url.as_str(), "http://127.0.0.1:9/nic/update");
+        // OpenWrt has no /run: the UCI default socket is under /var/run (tmpfs).
+        assert_eq!(c.control_socket, Path::new(UCI_CONTROL_SOCKET));
+        let mine = text.replace(
+            "option debounce '3s'",
+            "option control_socket '/tmp/d.sock'",
+        );
+        let c2 = parse(&mine, Some(Path::new("/etc/config/dynhost"))).unwrap();
+        assert_eq!(c2.config.control_socket, Path::new("/tmp/d.sock"));
         let r = &c.records[0];
         assert_eq!(r.interface, "pppoe-wan");
         assert_eq!(r.interface_alias.as_deref(), Some("wan"));

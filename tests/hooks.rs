@@ -485,6 +485,45 @@ fn ppp_ipv6_up_never_passes_a_link_local_address() {
     }
 }
 
+/// Debian's /etc/ppp/ip-up runs an executable ip-up.local instead of ip-up.d, as
+/// `exec /etc/ppp/ip-up.local "$*"`: one word. install.md tells users to call our hook
+/// from there with "$@"; the hook must read that word as the six arguments.
+#[test]
+fn ppp_hooks_called_from_debian_ip_up_local_with_one_word_still_work() {
+    for shell in SHELLS {
+        for (hook, local, argv) in [
+            (
+                "ppp/ip-up",
+                "203.0.113.7",
+                "[-q] [update] [--interface] [ppp0] [--ip] [203.0.113.7]",
+            ),
+            (
+                "ppp/ipv6-up",
+                "fe80::5054:ff:fe12:3456",
+                "[-q] [update] [--interface] [ppp0]",
+            ),
+        ] {
+            let what = format!("{hook} with \"$*\" under {shell:?}");
+            let dir = Scratch::new("ppp-local");
+            let log = dir.join("calls");
+            let mut cmd = shell.script(&contrib(hook));
+            // A `*` in ipparam must not be expanded against the current directory.
+            cmd.arg(format!(
+                "ppp0 /dev/ttyUSB0 115200 {local} 198.51.100.1 isp*"
+            ))
+            .current_dir(&dir.path);
+            pppd_env(&mut cmd, "ppp0", "203.0.113.7", "198.51.100.1", "isp*");
+            redirect(&mut cmd, Some(&dir.join("config.toml")), &log, false);
+            let ran = run_hook(cmd, &what, false);
+            ran.assert_quick_success(&what);
+            ran.wait_all(&what);
+            let c = calls(&log);
+            assert_eq!(c.len(), 1, "{what}: {c:?}");
+            assert_eq!(c[0].argv, argv, "{what}");
+        }
+    }
+}
+
 // ---- hooks that must not wait ----------------------------------------------------------
 
 /// Every hook, with a dynhost that takes 2 s, returns at once and lets go of its stdout

@@ -63,13 +63,14 @@ enum Class {
 
 /// Publishes 203.0.113.5, then meets `fault` when the address moves to 198.51.100.6.
 /// Checks the class, the state file, memory, and (for transient faults) recovery.
-fn fault_case(name: &str, fault: Reply, class: Class) {
+/// Returns the daemon's log.
+fn fault_case(name: &str, fault: Reply, class: Class) -> String {
     let name = name.to_string();
-    in_netns(move || fault_body(&name, fault, class));
+    in_netns(move || fault_body(&name, fault, class))
 }
 
 /// The body of `fault_case`, in the caller's namespace.
-fn fault_body(name: &str, fault: Reply, class: Class) {
+fn fault_body(name: &str, fault: Reply, class: Class) -> String {
     bridge("br0");
     ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
     let provider = Provider::start();
@@ -122,7 +123,9 @@ fn fault_body(name: &str, fault: Reply, class: Class) {
             wait_state(&dir, "published=198.51.100.6@");
         }
     }
+    let log = agent.log();
     assert!(agent.stop().success(), "no crash");
+    log
 }
 
 #[test]
@@ -164,7 +167,9 @@ fn a_connection_reset_mid_reply_is_retried() {
 
 #[test]
 fn a_reply_of_several_megabytes_is_cut_and_retried() {
-    fault_case("fhuge", Reply::Huge(200, 8_000_000), Class::Transient);
+    let log = fault_case("fhuge", Reply::Huge(200, 8_000_000), Class::Transient);
+    // Only the first 4 KiB were read, and the reply was classed unrecognised.
+    assert!(log.contains("4096 bytes or more"), "{log}");
 }
 
 #[test]
@@ -241,6 +246,19 @@ fn a_certificate_that_does_not_verify_sends_nothing_and_is_retried() {
         assert!(provider.connections() >= 1, "the handshake was tried");
         assert_eq!(provider.count(), 0, "no request (and no password) crossed");
         assert!(!state(&dir).contains("published="));
+        // The operator installs the right CA and reloads: the next round verifies.
+        std::fs::create_dir_all(dir.join("tls")).unwrap();
+        std::fs::copy(dir.join("untrusted/ca.pem"), dir.join("tls/ca.pem")).unwrap();
+        let fixed = with_timeout(
+            &dir,
+            &provider.url(),
+            &record("home.example.com", "br0", ""),
+        );
+        assert!(std::fs::read_to_string(&fixed).unwrap().contains("ca_file"));
+        agent.signal(libc::SIGHUP);
+        let reqs = provider.wait_for(1, T);
+        assert!(reqs[0].tls);
+        wait_state(&dir, "published=203.0.113.5@");
         assert!(agent.stop().success());
     });
 }

@@ -134,12 +134,11 @@ pub type Answer = Result<Vec<SlotReport>, Refusal>;
 
 /// The answer: one line per slot, then `end`; or one `error`/`unfollowed` line.
 pub fn render_answer(answer: &Answer) -> String {
-    let field = |s: &str| {
-        if s.is_empty() {
-            "-".to_string()
-        } else {
-            encode(s)
-        }
+    // `-` stands for an empty field, so a field that is `-` itself is escaped.
+    let field = |s: &str| match s {
+        "" => "-".to_string(),
+        "-" => "%2D".to_string(),
+        _ => encode(s),
     };
     match answer {
         Err(r) if r.unfollowed => format!("unfollowed {}\n", field(&r.message)),
@@ -509,6 +508,12 @@ mod tests {
                     reply: "badauth".into(),
                 },
                 last_reply: Some("badauth".into()),
+            },
+            // `-` is the empty field's mark: a text that is `-` must survive.
+            SlotReport {
+                key: key(Family::V4),
+                result: SlotResult::Unavailable("-".into()),
+                last_reply: Some("-".into()),
             },
             SlotReport {
                 key: key(Family::V4),

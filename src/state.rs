@@ -59,6 +59,12 @@ pub fn render(map: &StateMap) -> String {
         if let Some(t) = m.blocked_since {
             let _ = write!(out, " blocked_since={t}");
         }
+        if let Some((first, rest)) = m.sends.split_first() {
+            let _ = write!(out, " sent={first}");
+            for t in rest {
+                let _ = write!(out, ",{t}");
+            }
+        }
         out.push('\n');
     }
     out
@@ -122,6 +128,7 @@ fn parse_entry(line: &str) -> Result<(SlotKey, SlotMemory), String> {
             "detail" => detail = Some(decode(v)?),
             "retry_at" => m.retry_at = Some(num(v)?),
             "blocked_since" => m.blocked_since = Some(num(v)?),
+            "sent" => m.sends = v.split(',').map(num).collect::<Result<_, _>>()?,
             // Written by a newer version: keep going with what we understand.
             _ => {}
         }
@@ -325,6 +332,7 @@ mod tests {
                 }),
                 retry_at: None,
                 blocked_since: None,
+                sends: vec![1_799_999_000, 1_800_000_000],
             },
         );
         map.insert(
@@ -342,6 +350,7 @@ mod tests {
                 }),
                 retry_at: Some(1_800_001_900),
                 blocked_since: Some(1_800_000_100),
+                sends: vec![],
             },
         );
         map

@@ -239,6 +239,7 @@ mod tests {
                 }),
                 retry_at: None,
                 blocked_since: None,
+                sends: vec![],
             },
         );
         state.insert(

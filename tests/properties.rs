@@ -186,16 +186,18 @@ proptest! {
             proptest::option::of(("[ -~]{0,12}", "\\PC{0,30}", any::<u32>())),
             proptest::option::of(any::<u32>()),
             proptest::option::of(any::<u32>()),
+            prop::collection::vec(any::<u64>(), 0..4),
         ), 0..6),
     ) {
         let mut map = state::StateMap::new();
-        for (host, v6, published, reply, retry, blocked) in entries {
+        for (host, v6, published, reply, retry, blocked, sends) in entries {
             let key = SlotKey { hostname: host, family: if v6 { Family::V6 } else { Family::V4 } };
             map.insert(key, SlotMemory {
                 published: published.map(|(a, at)| Published { addr: IpAddr::from(a), at: at.into() }),
                 last_reply: reply.map(|(token, detail, at)| LastReply { token, detail, at: at.into() }),
                 retry_at: retry.map(u64::from),
                 blocked_since: blocked.map(u64::from),
+                sends,
             });
         }
         prop_assert_eq!(state::parse(&state::render(&map)).unwrap(), map);

@@ -101,6 +101,9 @@ pub struct SlotMemory {
     pub retry_at: Option<u64>,
     /// Unix seconds since when the slot is blocked by a fatal answer.
     pub blocked_since: Option<u64>,
+    /// Unix seconds of the sends of the last hour, oldest first: the hourly budget
+    /// holds across restarts and one-shot runs.
+    pub sends: Vec<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,8 +135,8 @@ struct Slot {
     selection: Option<Selection>,
     /// The unavailability last reported, so that it is said once.
     reported: Option<Unavailable>,
-    /// When the recent sends went out (at most `max_per_hour` kept).
-    sends: VecDeque<Instant>,
+    /// When the recent sends went out, and their Unix time (at most `max_per_hour` kept).
+    sends: VecDeque<(Instant, u64)>,
 }
 
 /// Work for the driver.
@@ -254,6 +257,8 @@ pub struct Engine {
     tickets: Vec<Ticket>,
     actions: VecDeque<Action>,
     persist_pending: bool,
+    /// A recent (monotonic, Unix) pair, to stamp sends with wall time.
+    clock: (Instant, u64),
 }
 
 const DUMP_RETRY_MAX: Duration = Duration::from_secs(60);
@@ -285,6 +290,7 @@ impl Engine {
             tickets: Vec::new(),
             actions: VecDeque::new(),
             persist_pending: false,
+            clock: (now, wall),
         };
         e.slots = specs
             .into_iter()
@@ -302,6 +308,23 @@ impl Engine {
 
     fn restore(&self, spec: SlotSpec, memory: &Memory, now: Instant, wall: u64) -> Slot {
         let m = memory.get(&spec.key).cloned().unwrap_or_default();
+        // Sends of the last hour count against the budget again. A stamp in the future
+        // (the clock went back) counts as now: the safe side.
+        let mut recent: Vec<u64> = m
+            .sends
+            .iter()
+            .copied()
+            .filter(|&t| wall.saturating_sub(t) < HOUR.as_secs())
+            .collect();
+        recent.sort_unstable();
+        let keep = recent.len().min(self.timing.max_per_hour as usize);
+        let sends = recent[recent.len() - keep..]
+            .iter()
+            .map(|&t| {
+                let age = Duration::from_secs(wall.saturating_sub(t));
+                (now.checked_sub(age).unwrap_or(now), t)
+            })
+            .collect();
         let mut phase = Phase::Idle;
         if let Some(at) = m.retry_at.filter(|at| *at > wall) {
             phase = Phase::Waiting {
@@ -326,7 +349,7 @@ impl Engine {
             force: false,
             selection: None,
             reported: None,
-            sends: VecDeque::new(),
+            sends,
         }
     }
 
@@ -531,6 +554,7 @@ impl Engine {
         addr: IpAddr,
         outcome: Outcome,
     ) {
+        self.clock = (now, wall);
         let Some(i) = self.slots.iter().position(|s| s.spec.key == *key) else {
             debug!(record = %key, "answer for a record no longer configured; ignored");
             return;
@@ -663,6 +687,7 @@ impl Engine {
                     last_reply: s.last_reply.clone(),
                     retry_at,
                     blocked_since,
+                    sends: s.sends.iter().map(|&(_, wall)| wall).collect(),
                 };
                 (s.spec.key.clone(), m)
             })
@@ -703,9 +728,16 @@ impl Engine {
         self.persist_pending = true;
     }
 
+    /// The Unix time at `now`, from the last known pair.
+    fn wall_at(&self, now: Instant) -> u64 {
+        let (at, wall) = self.clock;
+        wall + now.saturating_duration_since(at).as_secs()
+    }
+
     /// Decides whether slot `i` must send now.
     fn evaluate(&mut self, i: usize, now: Instant) {
         let max_per_hour = self.timing.max_per_hour as usize;
+        let wall = self.wall_at(now);
         let s = &mut self.slots[i];
         match s.phase {
             Phase::InFlight(_) | Phase::Blocked { .. } => return,
@@ -728,13 +760,13 @@ impl Engine {
         while s
             .sends
             .front()
-            .is_some_and(|t| now.duration_since(*t) >= HOUR)
+            .is_some_and(|(t, _)| now.duration_since(*t) >= HOUR)
         {
             s.sends.pop_front();
         }
         if !s.force
             && s.sends.len() >= max_per_hour
-            && let Some(until) = s.sends.back().map(|t| *t + THROTTLE_SPACING)
+            && let Some(until) = s.sends.back().map(|(t, _)| *t + THROTTLE_SPACING)
             && until > now
         {
             if !matches!(s.phase, Phase::Throttled { .. }) {
@@ -748,7 +780,7 @@ impl Engine {
         }
         s.force = false;
         s.phase = Phase::InFlight(addr);
-        s.sends.push_back(now);
+        s.sends.push_back((now, wall));
         if s.sends.len() > max_per_hour {
             s.sends.pop_front();
         }

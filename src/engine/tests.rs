@@ -850,13 +850,11 @@ fn pump(sim: &mut Sim, addr: &str, sent: &mut Vec<Instant>) {
     }
 }
 
-#[test]
-fn a_flapping_address_is_throttled_after_the_hourly_budget() {
-    let mut sim = one_record();
+/// A new address on ppp0 every 20 s for `seconds`; returns when each send went out.
+fn flap(sim: &mut Sim, seconds: u32) -> Vec<Instant> {
     let mut sent = vec![];
     let mut addr = "203.0.113.1".to_string();
-    // A new address every 20 seconds for 46 minutes.
-    for second in 0..46 * 60u32 {
+    for second in 0..seconds {
         if second % 20 == 0 && second > 0 {
             addr = format!("203.0.113.{}", second / 20 % 250 + 1);
             sim.net(NetEvent::Addr {
@@ -864,10 +862,18 @@ fn a_flapping_address_is_throttled_after_the_hourly_budget() {
                 family: Some(Family::V4),
             });
         }
-        pump(&mut sim, &addr, &mut sent);
+        pump(sim, &addr, &mut sent);
         sim.advance(S);
     }
-    pump(&mut sim, &addr, &mut sent);
+    pump(sim, &addr, &mut sent);
+    sent
+}
+
+#[test]
+fn a_flapping_address_is_throttled_after_the_hourly_budget() {
+    let mut sim = one_record();
+    // A new address every 20 seconds for 46 minutes.
+    let sent = flap(&mut sim, 46 * 60);
     // The budget goes at the change rate, then one send per 5 minutes at most.
     assert!(
         sent[11] - sent[0] < 5 * 60 * S,
@@ -957,5 +963,55 @@ fn a_trigger_waiting_across_a_reload_is_still_answered() {
             .iter()
             .any(|a| matches!(a, Action::Report { ticket: 7, .. })),
         "the hook waiting on the daemon gets its answer"
+    );
+}
+
+#[test]
+fn the_hourly_budget_holds_across_restarts_and_one_shot_runs() {
+    let mut sim = one_record();
+    // Twelve new addresses, 20 s apart: the whole budget, all sent.
+    let sent = flap(&mut sim, 240);
+    assert_eq!(sent.len(), 12);
+    let memory: Memory = sim.e.memory().into_iter().collect();
+    let stamps = &memory[&v4()].sends;
+    assert_eq!(stamps.len(), 12, "{stamps:?}");
+    assert!(stamps.iter().all(|t| (WALL0..=sim.wall()).contains(t)));
+    let wall = sim.wall() + 10;
+    let restart = |mode, wall| {
+        let t0 = Instant::now();
+        let specs = vec![spec("home.example.com", Family::V4, "ppp0")];
+        let e = Engine::new(mode, timing(), specs, &memory, t0, wall, 3);
+        Sim { e, t0, now: t0 }
+    };
+
+    // A one-shot run (a hook without a daemon) with a new address is held back...
+    let mut hook = restart(Mode::OneShot, wall);
+    hook.e
+        .handle_override(hook.now, Some("ppp0"), ip("203.0.113.99"), false);
+    assert!(hook.sends().is_empty(), "over budget: not sent");
+    assert!(matches!(
+        hook.e.report(hook.now)[0].result,
+        SlotResult::Retrying { .. }
+    ));
+    // ...unless forced.
+    hook.e
+        .handle_override(hook.now, Some("ppp0"), ip("203.0.113.99"), true);
+    assert_eq!(hook.sends().len(), 1);
+
+    // A restarted daemon waits out the 5-minute spacing from the last send.
+    let mut daemon = restart(Mode::Daemon, wall);
+    assert!(
+        daemon
+            .start(&snap(&[("ppp0", 5, &["203.0.113.99"])]))
+            .is_empty()
+    );
+    daemon.advance(5 * 60 * S);
+    assert_eq!(daemon.sends(), vec![(v4(), ip("203.0.113.99"))]);
+
+    // An hour later the old sends no longer count.
+    let mut later = restart(Mode::Daemon, wall + 3600);
+    assert_eq!(
+        later.start(&snap(&[("ppp0", 5, &["203.0.113.99"])])).len(),
+        1
     );
 }

@@ -176,6 +176,38 @@ fn one_shot_update_publishes_once_and_then_is_up_to_date() {
     });
 }
 
+/// Hook-only setups run one `dynhost update` per reconnect: the hourly budget must
+/// hold across those processes, or a flapping link sends on every reconnect.
+#[test]
+fn one_shot_updates_share_the_hourly_budget() {
+    in_netns(|| {
+        bridge("br0");
+        let provider = Provider::start();
+        let dir = Scratch::new("oneshot-budget");
+        let body = format!(
+            "max_updates_per_hour = 2\n{}",
+            record("home.example.com", "br0", "")
+        );
+        let cfg = write_config(&dir, &provider.url(), &body);
+        for (i, addr) in ["203.0.113.1", "203.0.113.2"].iter().enumerate() {
+            let out = run(&cfg, &["update", "--ip", addr]);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+            assert_eq!(provider.count(), i + 1);
+        }
+        let state = std::fs::read_to_string(dir.join("state/state")).unwrap();
+        assert!(state.contains(" sent="), "{state}");
+        let out = run(&cfg, &["update", "--ip", "203.0.113.3"]);
+        let (stdout, _) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("throttled"), "{stdout}");
+        settle(Duration::from_millis(200));
+        assert_eq!(provider.count(), 2, "over the budget: nothing sent");
+        let out = run(&cfg, &["update", "--ip", "203.0.113.3", "--force"]);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(provider.count(), 3, "--force goes past the budget");
+    });
+}
+
 #[test]
 fn one_shot_update_fails_when_the_provider_does() {
     in_netns(|| {

@@ -19,7 +19,7 @@ use tracing::{debug, error, info, warn};
 use crate::config::Config;
 use crate::engine::{Action, Engine, Mode, SlotKey, SlotReport, Trigger, TriggerError};
 use crate::http::{Publish, UpdateRequest};
-use crate::model::{NetEvent, Snapshot};
+use crate::model::{Family, NetEvent, Snapshot};
 use crate::netlink;
 use crate::reply::Outcome;
 use crate::state::{self, StateMap, Store};
@@ -27,7 +27,8 @@ use crate::state::{self, StateMap, Store};
 /// Opens kernel watches (rtnetlink for real).
 pub trait Kernel {
     type Watch: Watch;
-    fn subscribe(&mut self) -> io::Result<Self::Watch>;
+    /// Links, and the addresses of `families`.
+    fn subscribe(&mut self, families: &[Family]) -> io::Result<Self::Watch>;
 }
 
 /// A subscribed source of hints plus the ability to dump.
@@ -44,8 +45,8 @@ pub struct Rtnetlink {
 
 impl Kernel for Rtnetlink {
     type Watch = netlink::Watcher;
-    fn subscribe(&mut self) -> io::Result<netlink::Watcher> {
-        netlink::Watcher::subscribe(self.rcvbuf)
+    fn subscribe(&mut self, families: &[Family]) -> io::Result<netlink::Watcher> {
+        netlink::Watcher::subscribe(self.rcvbuf, families)
     }
 }
 
@@ -100,8 +101,9 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
         shutdown: impl Future<Output = ()>,
         ready: impl FnOnce(),
     ) -> Result<(), String> {
+        let mut families = families_of(&self.config);
         let mut watch =
-            Some(self.kernel.subscribe().map_err(|e| {
+            Some(self.kernel.subscribe(&families).map_err(|e| {
                 format!("cannot subscribe to netlink link and address events: {e}")
             })?);
         let seed = seed();
@@ -199,7 +201,17 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
                     engine.handle_outcome(now(), state::wall_now(), &key, addr, outcome);
                 }
                 cmd = commands.recv(), if commands_open => match cmd {
-                    Some(Command::Reload(config)) => self.reload(*config, &make_publisher, &mut engine),
+                    Some(Command::Reload(config)) => {
+                        self.reload(*config, &make_publisher, &mut engine);
+                        let now_families = families_of(&self.config);
+                        if now_families != families {
+                            // Subscribe again for the new set; the reopen resyncs.
+                            debug!(?now_families, "address families changed; resubscribing");
+                            families = now_families;
+                            watch = None;
+                            reconnect_at = Some(now());
+                        }
+                    }
                     Some(Command::Trigger { mut trigger, reply }) => {
                         next_ticket += 1;
                         trigger.ticket = Some(next_ticket);
@@ -216,7 +228,7 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
                 }
                 () = sleep_until(reconnect_at), if reconnect_at.is_some() => {
                     reconnect_at = None;
-                    match self.kernel.subscribe() {
+                    match self.kernel.subscribe(&families) {
                         Ok(w) => {
                             info!("netlink socket reopened; resyncing");
                             watch = Some(w);
@@ -305,6 +317,14 @@ fn lost(failures: &mut u32) -> Instant {
     let delay = Duration::from_secs(1 << (*failures - 1).min(6)).min(RECONNECT_MAX);
     warn!(retry_in = ?delay, "the netlink socket closed; reopening");
     now() + delay
+}
+
+/// The address families the enabled records publish, in order.
+fn families_of(config: &Config) -> Vec<Family> {
+    let mut f: Vec<Family> = config.slot_specs().iter().map(|s| s.key.family).collect();
+    f.sort_unstable();
+    f.dedup();
+    f
 }
 
 fn interfaces(config: &Config) -> String {

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use dynhost::config::{self, Config};
-use dynhost::daemon::{Daemon, Kernel, Watch};
+use dynhost::daemon::{Command, Daemon, Kernel, Watch};
 use dynhost::http::{Publish, UpdateRequest};
 use dynhost::model::{AddrFlags, AddrInfo, Family, LinkInfo, NetEvent, Scope, Snapshot};
 use dynhost::reply::{Code, Outcome, Reply};
@@ -29,6 +29,8 @@ struct World {
     /// Each subscription, in order; `false` entries fail to open.
     subscribe_ok: VecDeque<bool>,
     subscriptions: usize,
+    /// The address families of each successful subscription.
+    families: Vec<Vec<Family>>,
     dumps: usize,
     /// Ends the current watch's stream (the socket died).
     kill_watch: bool,
@@ -67,12 +69,13 @@ struct FakeWatch {
 
 impl Kernel for FakeKernel {
     type Watch = FakeWatch;
-    fn subscribe(&mut self) -> io::Result<FakeWatch> {
+    fn subscribe(&mut self, families: &[Family]) -> io::Result<FakeWatch> {
         let mut w = self.0.borrow_mut();
         w.subscriptions += 1;
         if !w.subscribe_ok.pop_front().unwrap_or(true) {
             return Err(io::Error::other("ENOMEM (simulated)"));
         }
+        w.families.push(families.to_vec());
         w.kill_watch = false;
         let (tx, rx) = mpsc::unbounded_channel();
         w.notify = Some(tx);
@@ -174,7 +177,8 @@ struct Harness {
     world: Shared,
     provider: FakeProvider,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: Dir,
+    commands: mpsc::UnboundedSender<Command>,
+    dir: Dir,
 }
 
 struct Dir(std::path::PathBuf);
@@ -203,7 +207,7 @@ fn start(name: &str, records: &[&str], addrs: &[&'static str]) -> Harness {
         state: StateMap::new(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (_tx, rx) = mpsc::unbounded_channel();
+    let (commands, rx) = mpsc::unbounded_channel();
     let p2 = provider.clone();
     tokio::task::spawn_local(async move {
         let shutdown = async {
@@ -218,7 +222,8 @@ fn start(name: &str, records: &[&str], addrs: &[&'static str]) -> Harness {
         world,
         provider,
         stop: Some(stop),
-        _dir: Dir(dir),
+        commands,
+        dir: Dir(dir),
     }
 }
 
@@ -363,5 +368,43 @@ fn backoff_grows_and_is_capped() {
         for (gap, base) in gaps.iter().zip(bases) {
             assert!(*gap <= base && *gap >= base * 4 / 5 - 1, "{gaps:?}");
         }
+    });
+}
+
+#[test]
+fn the_address_families_subscribed_follow_the_records() {
+    local(async {
+        let h = start("families", &["home.example.com"], &["203.0.113.1"]);
+        run_for(S).await;
+        assert_eq!(h.world.borrow().families, [vec![Family::V4]]);
+        let reload = |ipv6: bool| {
+            let text = format!(
+                "state_dir = \"{}\"\n[[record]]\nhostname = \"home.example.com\"\n\
+                 username = \"u\"\npassword = \"p\"\ninterface = \"ppp0\"\nipv6 = {ipv6}\n",
+                h.dir.0.display()
+            );
+            let config = config::parse(&text, None).unwrap().config;
+            h.commands.send(Command::Reload(Box::new(config))).unwrap();
+        };
+        // IPv6 added: subscribed again with both families, and resynced.
+        let dumps = h.world.borrow().dumps;
+        reload(true);
+        run_for(5 * S).await;
+        assert_eq!(
+            h.world.borrow().families,
+            [vec![Family::V4], vec![Family::V4, Family::V6]]
+        );
+        assert!(h.world.borrow().dumps > dumps, "a dump after the reload");
+        // The same families again: the watch is kept.
+        reload(true);
+        run_for(5 * S).await;
+        assert_eq!(h.world.borrow().subscriptions, 2);
+        // Still followed: a change after the resubscription is published.
+        set_addrs(&h.world, &["203.0.113.2"]);
+        run_for(5 * S).await;
+        assert_eq!(
+            h.addrs_sent().last().map(String::as_str),
+            Some("203.0.113.2")
+        );
     });
 }

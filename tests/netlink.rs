@@ -6,7 +6,7 @@ mod support;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use dynhost::model::{NetEvent, Scope, Snapshot};
+use dynhost::model::{Family, NetEvent, Scope, Snapshot};
 use dynhost::netlink::{self, Watcher};
 use support::netns::{bridge, in_netns, ip, ip_batch, ppp};
 
@@ -102,7 +102,7 @@ fn the_default_route_interface_is_found() {
 fn notifications_name_the_link_and_follow_a_recreated_one() {
     in_netns(|| {
         rt().block_on(async {
-            let mut w = Watcher::subscribe(netlink::DEFAULT_RCVBUF).unwrap();
+            let mut w = Watcher::subscribe(netlink::DEFAULT_RCVBUF, &Family::ALL).unwrap();
             ppp("ppp0", "192.0.2.1", "192.0.2.2");
             let mut seen = Vec::new();
             while !seen.iter().any(|e| matches!(e, NetEvent::Addr { .. })) {
@@ -159,7 +159,7 @@ fn an_overrun_becomes_a_resync() {
         bridge("storm0");
         rt().block_on(async {
             // The kernel doubles the value and enforces a minimum; this is tiny.
-            let mut w = Watcher::subscribe(1024).unwrap();
+            let mut w = Watcher::subscribe(1024, &Family::ALL).unwrap();
             // A storm the socket cannot hold while nobody reads it.
             let lines: Vec<String> = (0..400)
                 .map(|i| format!("addr add 203.0.113.{}/32 dev storm0", i % 250 + 1))
@@ -196,6 +196,50 @@ fn an_overrun_becomes_a_resync() {
             })
             .await;
             assert!(ev.is_ok());
+        });
+    });
+}
+
+#[test]
+fn only_the_address_families_asked_for_wake_the_watcher() {
+    in_netns(|| {
+        bridge("wan0");
+        rt().block_on(async {
+            let mut w = Watcher::subscribe(netlink::DEFAULT_RCVBUF, &[Family::V4]).unwrap();
+            // IPv6 addresses come and go: not a single notification.
+            for i in 1..=5 {
+                ip(&[
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("2001:db8::{i}/64"),
+                    "dev",
+                    "wan0",
+                    "nodad",
+                ]);
+            }
+            ip(&["-6", "addr", "del", "2001:db8::1/64", "dev", "wan0"]);
+            let quiet = tokio::time::timeout(Duration::from_millis(300), w.next()).await;
+            assert!(
+                quiet.is_err(),
+                "an IPv6 address woke an IPv4-only watcher: {quiet:?}"
+            );
+            // An IPv4 address does.
+            ip(&["addr", "add", "203.0.113.9/24", "dev", "wan0"]);
+            let ev = tokio::time::timeout(Duration::from_secs(5), w.next())
+                .await
+                .expect("a notification")
+                .expect("socket open");
+            assert!(
+                matches!(
+                    ev,
+                    NetEvent::Addr {
+                        family: Some(Family::V4),
+                        ..
+                    }
+                ),
+                "{ev:?}"
+            );
         });
     });
 }

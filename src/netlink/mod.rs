@@ -13,7 +13,7 @@ use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
 use tracing::{debug, warn};
 
-use crate::model::{NetEvent, Snapshot};
+use crate::model::{Family, NetEvent, Snapshot};
 use wire::Message;
 
 /// A bigger receive buffer than the default makes overruns rarer; the resync on
@@ -23,7 +23,8 @@ pub const DEFAULT_RCVBUF: usize = 1 << 20;
 /// Larger than any rtnetlink datagram (dumps are sent in pieces of at most 32 KiB).
 const DATAGRAM_MAX: usize = 64 * 1024;
 
-/// A socket subscribed to link and IPv4/IPv6 address notifications.
+/// A socket subscribed to link notifications and to address notifications of the
+/// families some record publishes.
 pub struct Watcher {
     socket: TokioSocket,
     buf: Vec<u8>,
@@ -31,17 +32,19 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    /// Subscribes. Dump afterwards, so that no change can fall between the two.
-    pub fn subscribe(rcvbuf: usize) -> io::Result<Watcher> {
+    /// Subscribes to links and to the addresses of `families`: a family nobody
+    /// publishes (IPv6 lifetimes refreshed by every router advertisement, say) does not
+    /// even wake the process. Dump afterwards, so that no change can fall between.
+    pub fn subscribe(rcvbuf: usize, families: &[Family]) -> io::Result<Watcher> {
         let mut socket = TokioSocket::new(NETLINK_ROUTE)?;
         let s = socket.socket_mut();
         s.bind(&SocketAddr::new(0, 0))?;
-        for group in [
-            wire::RTNLGRP_LINK,
-            wire::RTNLGRP_IPV4_IFADDR,
-            wire::RTNLGRP_IPV6_IFADDR,
-        ] {
-            s.add_membership(group)?;
+        s.add_membership(wire::RTNLGRP_LINK)?;
+        for family in families {
+            s.add_membership(match family {
+                Family::V4 => wire::RTNLGRP_IPV4_IFADDR,
+                Family::V6 => wire::RTNLGRP_IPV6_IFADDR,
+            })?;
         }
         s.set_rx_buf_sz(i32::try_from(rcvbuf).unwrap_or(i32::MAX))?;
         Ok(Watcher {

@@ -143,7 +143,8 @@ pub fn parse(header: Header, payload: &[u8]) -> Result<Message, Malformed> {
             if payload.len() < 4 {
                 return Err(Malformed("short error"));
             }
-            let errno = -(u32_at(payload, 0) as i32);
+            // The kernel sends -errno; wrapping keeps i32::MIN from panicking.
+            let errno = (u32_at(payload, 0) as i32).wrapping_neg();
             Ok(if errno == 0 {
                 Message::Other
             } else {
@@ -529,6 +530,9 @@ mod tests {
     fn errors_and_overruns() {
         let err = Msg::new(NLMSG_ERROR, 0, &(-16i32).to_ne_bytes()).done();
         assert_eq!(one(&err), Message::Error(16));
+        // i32::MIN cannot be negated: no panic (debug builds checked the overflow).
+        let odd = Msg::new(NLMSG_ERROR, 0, &i32::MIN.to_ne_bytes()).done();
+        assert_eq!(one(&odd), Message::Error(i32::MIN));
         assert_eq!(event(Message::Overrun), Some(NetEvent::Resync));
     }
 

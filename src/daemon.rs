@@ -205,11 +205,17 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
                         self.reload(*config, &make_publisher, &mut engine);
                         let now_families = families_of(&self.config);
                         if now_families != families {
-                            // Subscribe again for the new set; the reopen resyncs.
+                            // The new socket replaces the old before the reload's dump.
                             debug!(?now_families, "address families changed; resubscribing");
                             families = now_families;
-                            watch = None;
-                            reconnect_at = Some(now());
+                            match self.kernel.subscribe(&families) {
+                                Ok(w) => watch = Some(w),
+                                Err(e) => {
+                                    warn!(error = %e, "cannot resubscribe to netlink");
+                                    watch = None;
+                                    reconnect_at = Some(lost(&mut reconnect_failures));
+                                }
+                            }
                         }
                     }
                     Some(Command::Trigger { mut trigger, reply }) => {
@@ -288,7 +294,13 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
         self.config.state_dir = state_dir;
         self.config.control_socket = control_socket;
         self.publisher = publisher;
-        engine.reconfigure(self.config.timing(), self.config.slot_specs());
+        engine.reconfigure(
+            self.config.timing(),
+            self.config.slot_specs(),
+            &self.state,
+            now(),
+            state::wall_now(),
+        );
         info!(
             records = self.config.records.len(),
             "config reloaded; watching interfaces: {}",

@@ -10,7 +10,10 @@ use proptest::prelude::*;
 use dynhost::config;
 use dynhost::control::{self, Request};
 use dynhost::duration;
-use dynhost::engine::{LastReply, Published, SlotKey, SlotMemory, SlotReport, SlotResult};
+use dynhost::engine::{
+    Engine, LastReply, Mode, Published, SlotKey, SlotMemory, SlotReport, SlotResult, SlotSpec,
+    Timing,
+};
 use dynhost::model::Family;
 use dynhost::netlink::wire;
 use dynhost::reply;
@@ -201,6 +204,42 @@ proptest! {
             });
         }
         prop_assert_eq!(state::parse(&state::render(&map)).unwrap(), map);
+    }
+
+    /// Whatever the state file says (any times, any clock), starting from it neither
+    /// panics nor waits longer than the longest wait this version sets.
+    #[test]
+    fn any_state_restores_with_bounded_waits(
+        retry_at in proptest::option::of(any::<u64>()),
+        blocked in proptest::option::of(any::<u64>()),
+        sends in prop::collection::vec(any::<u64>(), 0..30),
+        wall in prop_oneof![any::<u64>(), Just(u64::MAX), Just(u64::MAX - 1)],
+        daemon in any::<bool>(),
+    ) {
+        let key = SlotKey { hostname: "h.example.com".into(), family: Family::V4 };
+        let memory = state::StateMap::from([(key.clone(), SlotMemory {
+            retry_at,
+            blocked_since: blocked,
+            sends,
+            ..Default::default()
+        })]);
+        let spec = SlotSpec { key, record: 0, interface: "ppp0".into(), config_changed_at: Some(0) };
+        let s = std::time::Duration::from_secs(1);
+        let timing = Timing {
+            debounce: s,
+            debounce_max: 10 * s,
+            retry_initial: 30 * s,
+            retry_max: 3600 * s,
+            max_per_hour: 12,
+        };
+        let mode = if daemon { Mode::Daemon } else { Mode::OneShot };
+        let now = std::time::Instant::now();
+        let e = Engine::new(mode, timing, vec![spec], &memory, now, wall, 1);
+        if let Some(t) = e.poll_timeout() {
+            prop_assert!(t - now <= 3600 * s);
+        }
+        let _ = e.memory();
+        let _ = e.report(now);
     }
 
     #[test]

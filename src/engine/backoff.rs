@@ -19,6 +19,15 @@ impl Backoff {
         }
     }
 
+    /// The same random sequence with new limits (a reload).
+    pub fn with_limits(&self, initial: Duration, max: Duration) -> Backoff {
+        Backoff {
+            initial,
+            max: max.max(initial),
+            rng: self.rng,
+        }
+    }
+
     /// The delay before retry number `attempt` (1 for the first retry): `initial * 2^(n-1)`
     /// capped at `max`, less up to 20 % jitter so that many clients do not retry in step.
     /// Never above `max`, never below `floor`.

@@ -230,6 +230,8 @@ struct Ticket {
     slots: Vec<SlotKey>,
     /// The round is done once a dump numbered above this one has been applied.
     after_dump: u64,
+    /// `--force`: once this round is settled, a force it could not use is dropped.
+    forced: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -327,9 +329,16 @@ impl Engine {
             .collect();
         let mut phase = Phase::Idle;
         if let Some(at) = m.retry_at.filter(|at| *at > wall) {
+            // No wait longer than any this version would set: a clock that booted
+            // behind (no RTC) or a damaged file must not freeze the record.
+            let cap = self
+                .timing
+                .retry_max
+                .max(crate::reply::PROVIDER_TROUBLE_FLOOR);
+            let wait = Duration::from_secs(at - wall).min(cap);
             phase = Phase::Waiting {
-                until: now + Duration::from_secs(at - wall),
-                wall_until: at,
+                until: now.checked_add(wait).unwrap_or(now),
+                wall_until: wall.saturating_add(wait.as_secs()),
             };
         }
         // A restart of the daemon lifts a block; a one-shot run keeps it unless the
@@ -354,8 +363,18 @@ impl Engine {
     }
 
     /// Applies a new config (SIGHUP): slots that remain keep what they know, including
-    /// a running backoff; blocks are lifted; a dump is taken at once.
-    pub fn reconfigure(&mut self, timing: Timing, specs: Vec<SlotSpec>) {
+    /// a running backoff; blocks are lifted; a dump is taken at once. Slots new to this
+    /// process (a record added, enabled, or given a family) start from `memory`, the
+    /// state file, as at start-up.
+    pub fn reconfigure(
+        &mut self,
+        timing: Timing,
+        specs: Vec<SlotSpec>,
+        memory: &Memory,
+        now: Instant,
+        wall: u64,
+    ) {
+        self.timing = timing;
         let mut old: HashMap<SlotKey, Slot> = self
             .slots
             .drain(..)
@@ -377,21 +396,13 @@ impl Engine {
                     s.spec = spec;
                     s
                 }
-                None => Slot {
-                    spec,
-                    published: None,
-                    last_reply: None,
-                    phase: Phase::Idle,
-                    attempts: 0,
-                    force: false,
-                    selection: None,
-                    reported: None,
-                    sends: VecDeque::new(),
-                },
+                None => self.restore(spec, memory, now, wall),
             })
             .collect();
-        self.timing = timing;
         self.debounce = Debouncer::new(timing.debounce, timing.debounce_max);
+        self.backoff = self
+            .backoff
+            .with_limits(timing.retry_initial, timing.retry_max);
         self.rebuild_watched();
         self.want_dump();
         self.mark_persist();
@@ -477,6 +488,7 @@ impl Engine {
                 id,
                 slots,
                 after_dump: self.dumps_started,
+                forced: trigger.force,
             });
         }
         match self.mode {
@@ -593,7 +605,7 @@ impl Engine {
                       "update failed; will retry");
                 s.phase = Phase::Waiting {
                     until: now + delay,
-                    wall_until: wall + delay.as_secs(),
+                    wall_until: wall.saturating_add(delay.as_secs()),
                 };
             }
             Class::Fatal => {
@@ -731,7 +743,7 @@ impl Engine {
     /// The Unix time at `now`, from the last known pair.
     fn wall_at(&self, now: Instant) -> u64 {
         let (at, wall) = self.clock;
-        wall + now.saturating_duration_since(at).as_secs()
+        wall.saturating_add(now.saturating_duration_since(at).as_secs())
     }
 
     /// Decides whether slot `i` must send now.
@@ -741,7 +753,9 @@ impl Engine {
         let s = &mut self.slots[i];
         match s.phase {
             Phase::InFlight(_) | Phase::Blocked { .. } => return,
-            Phase::Waiting { until, .. } | Phase::Throttled { until } if until > now => return,
+            // A throttle is re-derived below from the send times, so that going back
+            // to the published address ends it; a retry wait (911 floor) is not.
+            Phase::Waiting { until, .. } if until > now => return,
             Phase::Waiting { .. } | Phase::Throttled { .. } | Phase::Idle => {}
         }
         let Some(Selection::Addr(addr)) = s.selection else {
@@ -749,8 +763,8 @@ impl Engine {
         };
         let unchanged = s.published.as_ref().is_some_and(|p| p.addr == addr);
         if unchanged && !s.force {
-            if matches!(s.phase, Phase::Waiting { .. }) {
-                // Back at the published address: nothing left to retry.
+            if matches!(s.phase, Phase::Waiting { .. } | Phase::Throttled { .. }) {
+                // Back at the published address: nothing left to retry or hold back.
                 s.phase = Phase::Idle;
                 s.attempts = 0;
                 self.persist_pending = true;
@@ -806,6 +820,23 @@ impl Engine {
             if settled {
                 let results = slots.iter().map(|s| s.report(now)).collect();
                 let t = self.tickets.remove(i);
+                if t.forced {
+                    // Nothing could be sent (no address, say): the force must not
+                    // linger and send an unchanged address at some later change.
+                    for s in self
+                        .slots
+                        .iter_mut()
+                        .filter(|s| t.slots.contains(&s.spec.key))
+                    {
+                        let wanted = self
+                            .tickets
+                            .iter()
+                            .any(|o| o.forced && o.slots.contains(&s.spec.key));
+                        if !wanted {
+                            s.force = false;
+                        }
+                    }
+                }
                 self.actions.push_back(Action::Report {
                     ticket: t.id,
                     results,

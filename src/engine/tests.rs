@@ -76,9 +76,13 @@ impl Sim {
     }
 
     fn with(mode: Mode, specs: Vec<SlotSpec>, memory: Memory) -> Sim {
+        Sim::build(mode, timing(), specs, memory)
+    }
+
+    fn build(mode: Mode, timing: Timing, specs: Vec<SlotSpec>, memory: Memory) -> Sim {
         let t0 = Instant::now();
         Sim {
-            e: Engine::new(mode, timing(), specs, &memory, t0, WALL0, 7),
+            e: Engine::new(mode, timing, specs, &memory, t0, WALL0, 7),
             t0,
             now: t0,
         }
@@ -119,6 +123,19 @@ impl Sim {
             .collect()
     }
 
+    /// An IPv4 address event on ppp0 (index 5), then the dump shows `addrs` there.
+    fn change(&mut self, addrs: &[&str]) -> Vec<(SlotKey, IpAddr)> {
+        self.net(NetEvent::Addr {
+            index: 5,
+            family: Some(Family::V4),
+        });
+        self.dump_after_debounce(&snap(&[("ppp0", 5, addrs)]))
+    }
+
+    fn trigger(&mut self, t: Trigger) {
+        self.e.handle_trigger(self.now, t).unwrap();
+    }
+
     fn net(&mut self, ev: NetEvent) {
         self.e.handle_net(self.now, ev);
     }
@@ -156,6 +173,16 @@ impl Sim {
         self.sends()
     }
 
+    /// SIGHUP with `specs`, the usual timing and an empty state file.
+    fn reload(&mut self, specs: Vec<SlotSpec>) {
+        self.reload_with(timing(), specs, &Memory::new());
+    }
+
+    fn reload_with(&mut self, timing: Timing, specs: Vec<SlotSpec>, memory: &Memory) {
+        let wall = self.wall();
+        self.e.reconfigure(timing, specs, memory, self.now, wall);
+    }
+
     fn memory(&self, k: &SlotKey) -> SlotMemory {
         self.e
             .memory()
@@ -174,8 +201,21 @@ fn v6() -> SlotKey {
     key("home.example.com", Family::V6)
 }
 
+fn one_spec() -> SlotSpec {
+    spec("home.example.com", Family::V4, "ppp0")
+}
+
 fn one_record() -> Sim {
-    Sim::new(vec![spec("home.example.com", Family::V4, "ppp0")])
+    Sim::new(vec![one_spec()])
+}
+
+/// One record whose address `addr` has been published, and nothing pending.
+fn published(addr: &str) -> Sim {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &[addr])]));
+    sim.outcome(&v4(), addr, good(addr));
+    sim.actions();
+    sim
 }
 
 #[test]
@@ -376,13 +416,10 @@ fn badauth_blocks_the_record_until_reload_and_spares_the_others() {
     ));
     assert_eq!(sim.memory(&v4()).blocked_since, Some(WALL0));
     // SIGHUP: unblocked, re-read, sent.
-    sim.e.reconfigure(
-        timing(),
-        vec![
-            spec("home.example.com", Family::V4, "ppp0"),
-            spec("other.example.com", Family::V4, "ppp0"),
-        ],
-    );
+    sim.reload(vec![
+        spec("home.example.com", Family::V4, "ppp0"),
+        spec("other.example.com", Family::V4, "ppp0"),
+    ]);
     let actions = sim.actions();
     assert!(actions.contains(&Action::Dump), "{actions:?}");
     sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.6"])]));
@@ -622,19 +659,11 @@ fn a_trigger_for_an_unfollowed_interface_is_refused() {
 
 #[test]
 fn force_resends_an_unchanged_address_once() {
-    let mut sim = one_record();
-    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
-    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
-    sim.actions();
-    sim.e
-        .handle_trigger(
-            sim.now,
-            Trigger {
-                force: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let mut sim = published("203.0.113.5");
+    sim.trigger(Trigger {
+        force: true,
+        ..Default::default()
+    });
     let s = snap(&[("ppp0", 5, &["203.0.113.5"])]);
     assert_eq!(sim.dump_after_debounce(&s).len(), 1);
     sim.outcome(
@@ -764,14 +793,7 @@ fn a_dry_run_counts_as_published_in_memory() {
     let mut sim = one_record();
     sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
     sim.outcome(&v4(), "203.0.113.5", Outcome::DryRun);
-    sim.net(NetEvent::Addr {
-        index: 5,
-        family: Some(Family::V4),
-    });
-    assert!(
-        sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.5"])]))
-            .is_empty()
-    );
+    assert!(sim.change(&["203.0.113.5"]).is_empty());
 }
 
 #[test]
@@ -784,8 +806,7 @@ fn reload_keeps_a_running_backoff() {
         Outcome::Reply(Reply::Code(Code::DnsErr)),
     );
     sim.actions();
-    sim.e
-        .reconfigure(timing(), vec![spec("home.example.com", Family::V4, "ppp0")]);
+    sim.reload(vec![spec("home.example.com", Family::V4, "ppp0")]);
     assert_eq!(sim.actions(), vec![Action::Dump, Action::Persist]);
     sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
     assert!(
@@ -893,35 +914,24 @@ fn a_flapping_address_is_throttled_after_the_hourly_budget() {
     );
 }
 
-#[test]
-fn force_goes_past_the_throttle() {
+/// A budget of one send an hour, spent on 203.0.113.1; then 203.0.113.2, held back.
+fn throttled() -> Sim {
     let mut timing = timing();
     timing.max_per_hour = 1;
-    let t0 = Instant::now();
-    let mut e = Engine::new(
-        Mode::Daemon,
-        timing,
-        vec![spec("home.example.com", Family::V4, "ppp0")],
-        &Memory::new(),
-        t0,
-        WALL0,
-        1,
-    );
-    let mut sim = Sim { e, t0, now: t0 };
+    let mut sim = Sim::build(Mode::Daemon, timing, vec![one_spec()], Memory::new());
     sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
     sim.outcome(&v4(), "203.0.113.1", good("203.0.113.1"));
-    sim.net(NetEvent::Addr {
-        index: 5,
-        family: Some(Family::V4),
-    });
-    assert!(
-        sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.2"])]))
-            .is_empty()
-    );
+    assert!(sim.change(&["203.0.113.2"]).is_empty());
     assert!(matches!(
         sim.e.report(sim.now)[0].result,
         SlotResult::Retrying { .. }
     ));
+    sim
+}
+
+#[test]
+fn force_goes_past_the_throttle() {
+    let mut sim = throttled();
     sim.e
         .handle_trigger(
             sim.now,
@@ -936,8 +946,6 @@ fn force_goes_past_the_throttle() {
             .len(),
         1
     );
-    e = sim.e;
-    drop(e);
 }
 
 #[test]
@@ -954,8 +962,7 @@ fn a_trigger_waiting_across_a_reload_is_still_answered() {
             },
         )
         .unwrap();
-    sim.e
-        .reconfigure(timing(), vec![spec("home.example.com", Family::V4, "ppp0")]);
+    sim.reload(vec![spec("home.example.com", Family::V4, "ppp0")]);
     assert!(sim.work().contains(&Action::Dump));
     sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
     assert!(
@@ -1014,4 +1021,113 @@ fn the_hourly_budget_holds_across_restarts_and_one_shot_runs() {
         later.start(&snap(&[("ppp0", 5, &["203.0.113.99"])])).len(),
         1
     );
+}
+
+#[test]
+fn a_restored_retry_time_is_capped() {
+    for at in [u64::MAX, WALL0 + 10 * 86_400] {
+        let memory: Memory = [(
+            v4(),
+            SlotMemory {
+                retry_at: Some(at),
+                ..Default::default()
+            },
+        )]
+        .into();
+        // u64::MAX used to overflow `Instant + Duration`: a panic at every start.
+        let sim = Sim::with(Mode::Daemon, vec![one_spec()], memory);
+        let wait = sim.e.poll_timeout().expect("a retry is pending") - sim.now;
+        assert!(wait <= 3600 * S, "{at}: waits {wait:?}");
+        let m = sim.memory(&v4());
+        assert!(m.retry_at.is_some_and(|t| t <= WALL0 + 3600), "{m:?}");
+    }
+}
+
+#[test]
+fn a_slot_added_by_a_reload_starts_from_the_state_file() {
+    let mut sim = published("203.0.113.1");
+    // The state file knows the IPv6 slot: published, and a 911 floor running.
+    let memory: Memory = [(
+        v6(),
+        SlotMemory {
+            published: Some(Published {
+                addr: ip("2001:db8::5"),
+                at: WALL0 - 600,
+            }),
+            retry_at: Some(WALL0 + 28 * 60),
+            sends: vec![WALL0 - 600],
+            ..Default::default()
+        },
+    )]
+    .into();
+    sim.reload_with(
+        timing(),
+        vec![one_spec(), spec("home.example.com", Family::V6, "ppp0")],
+        &memory,
+    );
+    assert!(sim.work().contains(&Action::Dump));
+    sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.1", "2001:db8::6"])]));
+    assert!(sim.sends().is_empty(), "the 911 floor from the file holds");
+    assert_eq!(
+        sim.memory(&v6()).published.map(|p| p.addr),
+        Some(ip("2001:db8::5")),
+        "the published address is not forgotten"
+    );
+    sim.advance(29 * 60 * S);
+    assert_eq!(
+        sim.work(),
+        vec![Action::Send {
+            key: v6(),
+            addr: ip("2001:db8::6")
+        }]
+    );
+}
+
+#[test]
+fn a_reload_applies_new_retry_limits() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
+    let mut short = timing();
+    short.retry_initial = S;
+    short.retry_max = 5 * S;
+    sim.reload_with(short, vec![one_spec()], &Memory::new());
+    sim.actions();
+    sim.outcome(&v4(), "203.0.113.1", Outcome::Reply(Reply::Status(503)));
+    let wait = sim.e.poll_timeout().expect("a retry") - sim.now;
+    assert!(wait <= 5 * S, "retry.max from the reload: {wait:?}");
+}
+
+#[test]
+fn back_at_the_published_address_a_throttled_slot_is_up_to_date() {
+    let mut sim = throttled();
+    assert!(sim.change(&["203.0.113.1"]).is_empty());
+    assert_eq!(
+        sim.e.report(sim.now)[0].result,
+        SlotResult::UpToDate(ip("203.0.113.1"))
+    );
+    assert_eq!(sim.e.poll_timeout(), None, "nothing left to wait for");
+}
+
+#[test]
+fn a_force_that_found_nothing_to_send_does_not_linger() {
+    let mut sim = published("203.0.113.1");
+    // `update --force` while the link is down: nothing to publish, the round ends.
+    sim.trigger(Trigger {
+        force: true,
+        ticket: Some(1),
+        ..Default::default()
+    });
+    sim.advance(10 * S);
+    assert_eq!(sim.work(), vec![Action::Dump]);
+    sim.snapshot(&snap(&[("ppp0", 5, &[])]));
+    let round = sim.actions();
+    assert!(
+        round
+            .iter()
+            .any(|a| matches!(a, Action::Report { ticket: 1, .. })),
+        "{round:?}"
+    );
+    assert!(!round.iter().any(|a| matches!(a, Action::Send { .. })));
+    // The link comes back with the same address: unchanged, so nothing is sent.
+    assert!(sim.change(&["203.0.113.1"]).is_empty());
 }

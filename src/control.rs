@@ -355,7 +355,16 @@ async fn handle(stream: UnixStream, commands: mpsc::UnboundedSender<Command>) {
                         trigger: req.trigger(),
                         reply: tx,
                     });
-                    match (sent, rx.await) {
+                    // A round may take long (dumps failing while netlink is down): a
+                    // client that gives up frees its slot at once.
+                    let reply = tokio::select! {
+                        r = rx => r,
+                        () = closed(&mut reader) => {
+                            debug!("control client left before its round ended");
+                            return;
+                        }
+                    };
+                    match (sent, reply) {
                         (Ok(()), Ok(Ok(reports))) => Ok(reports),
                         (Ok(()), Ok(Err(e))) => Err(Refusal {
                             unfollowed: true,
@@ -373,6 +382,17 @@ async fn handle(stream: UnixStream, commands: mpsc::UnboundedSender<Command>) {
     let _ = write.shutdown().await;
 }
 
+/// Resolves when the client has closed its end (or anything it sends past the request
+/// is over the limit).
+async fn closed(reader: &mut (impl tokio::io::AsyncRead + Unpin)) {
+    let mut sink = [0u8; 64];
+    while let Ok(n) = reader.read(&mut sink).await {
+        if n == 0 {
+            return;
+        }
+    }
+}
+
 fn request_of(line: &[u8]) -> Result<Request, String> {
     if line.len() > MAX_REQUEST {
         return Err(format!("request longer than {MAX_REQUEST} bytes"));
@@ -387,6 +407,7 @@ fn request_of(line: &[u8]) -> Result<Request, String> {
 // ---- client -----------------------------------------------------------------------
 
 /// The result of asking the daemon.
+#[derive(Debug)]
 pub enum Reach {
     /// No daemon listens: do the work here.
     NoDaemon,
@@ -532,5 +553,64 @@ mod tests {
         }
         assert!(parse_answer("report x ipv4 uptodate\n").is_err());
         assert!(parse_answer("").is_err());
+    }
+}
+
+#[cfg(test)]
+mod server_tests {
+    use super::*;
+
+    /// Clients that give up while their round is pending must not hold the 16 slots:
+    /// the next client is served, not told "busy".
+    #[test]
+    fn clients_that_leave_free_their_slot() {
+        let dir = std::env::temp_dir().join(format!("dynhost-ctl-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("control.sock");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let answer = rt.block_on(async {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            tokio::spawn(serve(bind(&path).unwrap(), tx));
+            // An engine whose rounds never end, except for the 17th request.
+            tokio::spawn(async move {
+                let mut held = Vec::new();
+                while let Some(Command::Trigger { reply, .. }) = rx.recv().await {
+                    if held.len() < MAX_CLIENTS {
+                        held.push(reply);
+                    } else {
+                        let _ = reply.send(Ok(Vec::new()));
+                    }
+                }
+            });
+            for _ in 0..MAX_CLIENTS {
+                let mut s = UnixStream::connect(&path).await.unwrap();
+                s.write_all(b"update\n").await.unwrap();
+                // Let the handler take the request, then give up.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                drop(s);
+            }
+            // Handlers notice soon; without that, the slots stay taken for good.
+            let req = Request::parse("update").unwrap();
+            let mut answer = ask(&path, &req, Duration::from_secs(5)).await;
+            for _ in 0..50 {
+                let busy =
+                    matches!(&answer, Ok(Reach::Answer(Err(r))) if r.message.starts_with("busy"));
+                if !busy {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                answer = ask(&path, &req, Duration::from_secs(5)).await;
+            }
+            answer
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        match answer {
+            Ok(Reach::Answer(Ok(reports))) => assert!(reports.is_empty()),
+            other => panic!("the 17th client was not served: {other:?}"),
+        }
     }
 }

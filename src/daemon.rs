@@ -101,11 +101,6 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
         shutdown: impl Future<Output = ()>,
         ready: impl FnOnce(),
     ) -> Result<(), String> {
-        let mut families = families_of(&self.config);
-        let mut watch =
-            Some(self.kernel.subscribe(&families).map_err(|e| {
-                format!("cannot subscribe to netlink link and address events: {e}")
-            })?);
         let seed = seed();
         let mut engine = Engine::new(
             Mode::Daemon,
@@ -116,6 +111,12 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
             state::wall_now(),
             seed,
         );
+        // Subscribed before the engine's first dump is taken (the loop below).
+        let mut families = engine.families();
+        let mut watch =
+            Some(self.kernel.subscribe(&families).map_err(|e| {
+                format!("cannot subscribe to netlink link and address events: {e}")
+            })?);
         info!(
             records = self.config.records.len(),
             slots = engine.slot_keys().count(),
@@ -203,7 +204,7 @@ impl<K: Kernel, P: Publish> Daemon<K, P> {
                 cmd = commands.recv(), if commands_open => match cmd {
                     Some(Command::Reload(config)) => {
                         self.reload(*config, &make_publisher, &mut engine);
-                        let now_families = families_of(&self.config);
+                        let now_families = engine.families();
                         if now_families != families {
                             // The new socket replaces the old before the reload's dump.
                             debug!(?now_families, "address families changed; resubscribing");
@@ -329,14 +330,6 @@ fn lost(failures: &mut u32) -> Instant {
     let delay = Duration::from_secs(1 << (*failures - 1).min(6)).min(RECONNECT_MAX);
     warn!(retry_in = ?delay, "the netlink socket closed; reopening");
     now() + delay
-}
-
-/// The address families the enabled records publish, in order.
-fn families_of(config: &Config) -> Vec<Family> {
-    let mut f: Vec<Family> = config.slot_specs().iter().map(|s| s.key.family).collect();
-    f.sort_unstable();
-    f.dedup();
-    f
 }
 
 fn interfaces(config: &Config) -> String {

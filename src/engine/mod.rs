@@ -721,6 +721,14 @@ impl Engine {
                 .any(|s| matches!(s.phase, Phase::InFlight(_)))
     }
 
+    /// The address families some slot publishes, in order: what netlink must watch.
+    pub fn families(&self) -> Vec<Family> {
+        Family::ALL
+            .into_iter()
+            .filter(|f| self.watched.values().any(|fs| fs.contains(f)))
+            .collect()
+    }
+
     pub fn slot_keys(&self) -> impl Iterator<Item = &SlotKey> {
         self.slots.iter().map(|s| &s.spec.key)
     }

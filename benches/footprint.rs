@@ -287,6 +287,21 @@ mod nl {
         }
     }
 
+    /// `setsockopt(fd, SOL_SOCKET, opt, value)`, or a panic naming `what`.
+    fn set_sockopt<T>(fd: std::os::fd::RawFd, opt: libc::c_int, value: &T, what: &str) {
+        // SAFETY: `value` is a live, correctly sized option value for `opt`; `fd` is ours.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                (value as *const T).cast(),
+                size_of::<T>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "{what}: {}", std::io::Error::last_os_error());
+    }
+
     /// One IPv4 address notification, as received.
     #[derive(Clone, Copy, Debug)]
     pub struct Event {
@@ -326,25 +341,8 @@ mod nl {
                 tv_sec: 0,
                 tv_usec: 200_000,
             };
-            // SAFETY: plain setsockopt calls on a socket we own, with correctly sized values.
-            unsafe {
-                let rc = libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVBUFFORCE,
-                    (&raw const size).cast(),
-                    size_of::<libc::c_int>() as libc::socklen_t,
-                );
-                assert_eq!(rc, 0, "SO_RCVBUFFORCE: {}", std::io::Error::last_os_error());
-                let rc = libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVTIMEO,
-                    (&raw const tv).cast(),
-                    size_of::<libc::timeval>() as libc::socklen_t,
-                );
-                assert_eq!(rc, 0, "SO_RCVTIMEO: {}", std::io::Error::last_os_error());
-            }
+            set_sockopt(fd, libc::SO_RCVBUFFORCE, &size, "SO_RCVBUFFORCE");
+            set_sockopt(fd, libc::SO_RCVTIMEO, &tv, "SO_RCVTIMEO");
             let log = Arc::new(Log::default());
             let stop = Arc::new(AtomicBool::new(false));
             let thread = {

@@ -181,14 +181,11 @@ fn one_shot_update_publishes_once_and_then_is_up_to_date() {
 #[test]
 fn one_shot_updates_share_the_hourly_budget() {
     in_netns(|| {
-        bridge("br0");
-        let provider = Provider::start();
-        let dir = Scratch::new("oneshot-budget");
         let body = format!(
             "max_updates_per_hour = 2\n{}",
             record("home.example.com", "br0", "")
         );
-        let cfg = write_config(&dir, &provider.url(), &body);
+        let Scene { provider, dir, cfg } = Scene::new("oneshot-budget", None, &body);
         for (i, addr) in ["203.0.113.1", "203.0.113.2"].iter().enumerate() {
             let out = run(&cfg, &["update", "--ip", addr]);
             assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);

@@ -1,16 +1,12 @@
-//! The command line (clap). Raw arguments only; `main` turns them into work.
+//! The command line (clap). Raw arguments only; `app` turns them into work.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 
-use std::ffi::OsStr;
-
-use clap::builder::TypedValueParser;
-use clap::error::ErrorKind;
 use clap::{ArgAction, Parser, Subcommand};
 
-use crate::config::{DEFAULT_PATH, check_interface};
-use crate::policy;
+use crate::app::exit;
+use crate::config::DEFAULT_PATH;
+use crate::request::UpdateRequest;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -18,10 +14,10 @@ use crate::policy;
     version,
     about = "Keeps OVH DynHost records pointed at this router's WAN address, \
              driven by netlink events instead of polling.",
-    after_help = "Exit codes: 0 success, 1 failure (e.g. a record could not be published), \
-                  2 usage error, 3 no enabled record follows the interface given to update, \
-                  78 configuration error.\n\
-                  Signals (run): SIGHUP reloads the config, SIGTERM/SIGINT stop."
+    after_help = format!(
+        "{}\nSignals (run): SIGHUP reloads the config, SIGTERM/SIGINT stop.",
+        exit::help()
+    )
 )]
 pub struct Cli {
     /// Config file.
@@ -51,7 +47,7 @@ pub enum Command {
     /// Run the daemon in the foreground, logging to stderr.
     Run,
     /// One update round now, then exit (for hooks and cron).
-    Update(UpdateArgs),
+    Update(UpdateRequest),
     /// Validate the config and print the effective settings, secrets redacted.
     Check,
     /// Show what was last published, per record and family.
@@ -60,60 +56,6 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-}
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct UpdateArgs {
-    /// Only the records that follow this interface.
-    #[arg(short, long, value_name = "IF", value_parser = Checked(interface))]
-    pub interface: Option<String>,
-
-    /// Publish this address instead of reading the interface (must be a global address).
-    #[arg(long, value_name = "ADDR", value_parser = Checked(publishable_ip))]
-    pub ip: Option<IpAddr>,
-
-    /// Send even when the address is unchanged, waiting to retry, or blocked.
-    #[arg(long)]
-    pub force: bool,
-}
-
-/// A value parser whose errors never echo the raw argument (which may be huge or
-/// hostile); the check's own message quotes a bounded excerpt.
-#[derive(Clone)]
-struct Checked<T>(fn(&str) -> Result<T, String>);
-
-impl<T: Clone + Send + Sync + 'static> TypedValueParser for Checked<T> {
-    type Value = T;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &OsStr,
-    ) -> Result<T, clap::Error> {
-        let name = arg.map_or_else(|| "value".to_string(), ToString::to_string);
-        let fail =
-            |kind, msg: String| clap::Error::raw(kind, format!("{name}: {msg}\n")).with_cmd(cmd);
-        let s = value
-            .to_str()
-            .ok_or_else(|| fail(ErrorKind::InvalidUtf8, "not valid UTF-8".into()))?;
-        (self.0)(s).map_err(|e| fail(ErrorKind::ValueValidation, e))
-    }
-}
-
-fn interface(s: &str) -> Result<String, String> {
-    check_interface(s).map(|()| s.to_string())
-}
-
-fn publishable_ip(s: &str) -> Result<IpAddr, String> {
-    let shown: String = s.chars().take(64).collect();
-    let addr: IpAddr = s
-        .parse()
-        .map_err(|_| format!("{shown:?} is not an IPv4 or IPv6 address"))?;
-    policy::classify(&addr).map_err(|why| {
-        format!("{addr} is {why}; dynhost publishes only global unicast addresses")
-    })?;
-    Ok(addr)
 }
 
 #[cfg(test)]
@@ -127,22 +69,8 @@ mod tests {
     }
 
     #[test]
-    fn ip_arguments_are_checked() {
-        assert!(publishable_ip("203.0.113.5").is_ok());
-        assert!(publishable_ip("2001:db8::5").is_ok());
-        for bad in [
-            "10.0.0.1",
-            "100.64.0.1",
-            "fe80::1",
-            "1.2.3",
-            "$(reboot)",
-            "203.0.113.5;id",
-        ] {
-            assert!(publishable_ip(bad).is_err(), "{bad}");
-        }
-        let long = "9".repeat(10_000);
-        assert!(publishable_ip(&long).unwrap_err().len() < 200);
-        assert!(interface("ppp0").is_ok());
-        assert!(interface("ppp0; rm -rf /").is_err());
+    fn help_prints_the_exit_code_table() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains(&exit::help()), "{help}");
     }
 }

@@ -1,40 +1,41 @@
 //! dynhost: keeps OVH DynHost records pointed at a router's WAN address, driven by
 //! netlink events rather than a polling timer.
 //!
-//! # Layout
+//! # Layout, in the order data flows
 //!
-//! Pure decision code (no I/O, time passed in):
-//! - [`policy`]: which address on an interface may be published, and which one is.
-//! - [`reply`]: the provider's answer, parsed into a closed set of outcomes.
-//! - [`engine`]: debounce, send decisions, retries and blocks, as a sans-I/O state machine.
-//! - [`config`]: the TOML file to a validated config, all errors at once.
-//! - [`uci`]: OpenWrt's UCI format, translated into the same checks.
-//! - [`state`] (format half): the persisted last-published view.
+//! 1. [`netlink`]: rtnetlink notifications become hints ([`model::NetEvent`]); dumps
+//!    become a [`model::Snapshot`] (`netlink::wire` decodes bytes, pure).
+//! 2. [`engine`]: the sans-I/O state machine. Hints and requests arm the debounce; a
+//!    snapshot goes through [`policy`] (which address may be published) and the
+//!    decision (send, wait, throttle); the provider's answer is classed; the memory to
+//!    persist comes out. Pure: time is passed in.
+//! 3. [`provider`]: the request, the HTTPS client, and the reply parser (pure).
+//! 4. [`state`]: the state file's format (pure) and its atomic store.
 //!
-//! Thin edges:
-//! - [`netlink`]: rtnetlink subscription and dumps, converted to [`model`] types.
-//! - [`http`]: the HTTPS request to the provider (reqwest + rustls/ring).
-//! - [`state`] (file half): atomic writes and the state-directory lock.
-//! - [`daemon`] / [`oneshot`]: the async drivers that run the engine against the edges.
-//! - [`control`]: the Unix socket hooks use to reach the daemon (pure protocol + socket).
-//! - [`notify`]: systemd readiness.
-//! - [`cli`], [`logging`], [`status`]: the command line and what it prints.
+//! Around them:
+//! - [`driver`]: runs the engine against the edges: `daemon` (the `select!` loop) and
+//!   `oneshot` (`dynhost update` without a daemon) share the execution of actions.
+//! - [`request`]: `dynhost update`'s one request type, from the command line through
+//!   [`control`] (the daemon's Unix socket: pure protocol plus socket) to the engine.
+//! - [`config`]: the one settings table, the TOML and UCI readers (pure but for the
+//!   file I/O of `config::files`), `check`'s restatement.
+//! - [`app`]: the use cases (`run`, `update`, `check`, `status`) and the exit codes;
+//!   [`cli`] parses arguments; `main.rs` only wires.
+//! - [`logging`], [`notify`] (systemd readiness), [`secret`], [`duration`], [`model`].
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod control;
-pub mod daemon;
+pub mod driver;
 pub mod duration;
 pub mod engine;
-pub mod http;
 pub mod logging;
 pub mod model;
 pub mod netlink;
 pub mod notify;
-pub mod oneshot;
 pub mod policy;
-pub mod reply;
+pub mod provider;
+pub mod request;
 pub mod secret;
 pub mod state;
-pub mod status;
-pub mod uci;

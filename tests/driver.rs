@@ -14,10 +14,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use dynhost::config::{self, Config};
-use dynhost::daemon::{Command, Daemon, Kernel, Watch};
-use dynhost::http::{Publish, UpdateRequest};
+use dynhost::driver::{Command, Edges, Kernel, Watch, daemon};
 use dynhost::model::{AddrFlags, AddrInfo, Family, LinkInfo, NetEvent, Scope, Snapshot};
-use dynhost::reply::{Code, Outcome, Reply};
+use dynhost::provider::reply::{Code, Outcome, Reply};
+use dynhost::provider::{Publish, Update};
 use dynhost::state::{StateMap, Store};
 
 /// What the fake kernel shows and whether its socket works.
@@ -84,6 +84,15 @@ impl Kernel for FakeKernel {
             wake: rx,
         })
     }
+
+    fn dump(&self) -> impl Future<Output = Result<Snapshot, String>> + 'static {
+        let world = self.0.clone();
+        async move {
+            let mut w = world.borrow_mut();
+            w.dumps += 1;
+            Ok(snapshot(&w))
+        }
+    }
 }
 
 impl Watch for FakeWatch {
@@ -99,15 +108,6 @@ impl Watch for FakeWatch {
                 }
             }
             self.wake.recv().await?;
-        }
-    }
-
-    fn dump(&self) -> impl Future<Output = Result<Snapshot, String>> + 'static {
-        let world = self.world.clone();
-        async move {
-            let mut w = world.borrow_mut();
-            w.dumps += 1;
-            Ok(snapshot(&w))
         }
     }
 }
@@ -142,7 +142,7 @@ struct FakeProvider {
 }
 
 impl Publish for FakeProvider {
-    fn publish(&self, req: UpdateRequest) -> impl Future<Output = Outcome> + 'static {
+    fn publish(&self, req: Update) -> impl Future<Output = Outcome> + 'static {
         let me = self.clone();
         async move {
             me.log
@@ -199,7 +199,7 @@ fn start(name: &str, records: &[&str], addrs: &[&'static str]) -> Harness {
     }));
     let provider = FakeProvider::default();
     let config = test_config(&dir, records);
-    let daemon = Daemon {
+    let edges = Edges {
         store: Store::new(&config.state_dir, false),
         config,
         kernel: FakeKernel(world.clone()),
@@ -213,8 +213,7 @@ fn start(name: &str, records: &[&str], addrs: &[&'static str]) -> Harness {
         let shutdown = async {
             let _ = stopped.await;
         };
-        daemon
-            .run(move |_| Ok(p2.clone()), rx, shutdown, || {})
+        daemon::run(edges, move |_| Ok(p2.clone()), rx, shutdown, || {})
             .await
             .unwrap();
     });

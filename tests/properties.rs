@@ -7,8 +7,8 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-use dynhost::config;
-use dynhost::control::{self, Request};
+use dynhost::config::{self, uci};
+use dynhost::control;
 use dynhost::duration;
 use dynhost::engine::{
     Engine, LastReply, Mode, Published, SlotKey, SlotMemory, SlotReport, SlotResult, SlotSpec,
@@ -16,35 +16,20 @@ use dynhost::engine::{
 };
 use dynhost::model::Family;
 use dynhost::netlink::wire;
-use dynhost::reply;
+use dynhost::provider::reply;
+use dynhost::request::UpdateRequest;
 use dynhost::state;
-use dynhost::uci;
 
 /// Config lines built from the real vocabulary, so that inputs get past the syntax
 /// and reach the checks.
 fn config_line() -> impl Strategy<Value = String> {
-    let key = prop::sample::select(vec![
-        "state_dir",
-        "control_socket",
-        "debounce",
-        "debounce_max",
-        "max_updates_per_hour",
-        "url",
-        "ca_file",
-        "timeout",
-        "initial",
-        "max",
-        "hostname",
-        "username",
-        "password",
-        "password_file",
-        "interface",
-        "ipv4",
-        "ipv6",
-        "enabled",
-        "bogus",
-        "hostnme",
-    ]);
+    // Every key the settings table knows, plus near misses.
+    let mut keys: Vec<&'static str> = config::settings::SETTINGS
+        .iter()
+        .map(|s| s.leaf())
+        .collect();
+    keys.extend(["bogus", "hostnme"]);
+    let key = prop::sample::select(keys);
     let value = prop_oneof![
         "[ -~]{0,20}".prop_map(|s| format!("{:?}", s)),
         any::<i64>().prop_map(|n| n.to_string()),
@@ -134,8 +119,8 @@ proptest! {
 
     #[test]
     fn control_requests_never_panic(line in "\\PC{0,200}") {
-        if let Ok(req) = Request::parse(&line) {
-            prop_assert_eq!(Request::parse(req.render().trim_end()).unwrap(), req);
+        if let Ok(req) = control::parse_request(&line) {
+            prop_assert_eq!(control::parse_request(control::render_request(&req).trim_end()).unwrap(), req);
         }
         let _ = control::parse_answer(&line);
     }
@@ -147,8 +132,8 @@ proptest! {
         force in any::<bool>(),
     ) {
         let ip = v4.map(IpAddr::from).filter(|a| dynhost::policy::classify(a).is_ok());
-        let req = Request { interface: iface, ip, force };
-        prop_assert_eq!(Request::parse(req.render().trim_end()).unwrap(), req);
+        let req = UpdateRequest { interface: iface, ip, force };
+        prop_assert_eq!(control::parse_request(control::render_request(&req).trim_end()).unwrap(), req);
     }
 
     #[test]
@@ -169,7 +154,12 @@ proptest! {
         let text = control::render_answer(&Ok(reports.clone()));
         prop_assert_eq!(control::parse_answer(&text).unwrap(), Ok(reports));
         for unfollowed in [false, true] {
-            let err = Err(control::Refusal { unfollowed, message: texts[0].clone() });
+            let refusal = if unfollowed {
+                control::Refusal::NotFollowed(texts[0].clone())
+            } else {
+                control::Refusal::Error(texts[0].clone())
+            };
+            let err = Err(refusal);
             prop_assert_eq!(control::parse_answer(&control::render_answer(&err)).unwrap(), err);
         }
     }

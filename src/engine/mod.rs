@@ -4,235 +4,34 @@
 //! the driver collects work with `poll_action()` and sleeps until `poll_timeout()`.
 //! The engine never reads a clock, never sleeps and never touches a socket or a file,
 //! so every scenario can be replayed with made-up instants.
+//!
+//! The files follow the data path: [`debounce`] (hints become one deadline), the
+//! snapshot handled here (the dump), `crate::policy` (which address), `decide` (send,
+//! wait or throttle), `outcome` (the provider's answer), `slot` (what a slot remembers
+//! and reports), `tickets` (requests that wait for their round), [`backoff`].
 
 mod backoff;
 mod debounce;
+mod decide;
+mod outcome;
+mod slot;
+mod tickets;
+mod types;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::fmt;
-use std::net::IpAddr;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use tracing::{debug, error, info, warn};
+use tracing::{info, warn};
 
 pub use backoff::Backoff;
 pub use debounce::Debouncer;
+pub use types::*;
 
 use crate::model::{Family, NetEvent, Snapshot};
-use crate::policy::{self, Selection, Skip, Unavailable};
-use crate::reply::{Class, Outcome, Reply};
-
-/// The identity of a slot: one hostname, one family. Stable across reloads.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SlotKey {
-    pub hostname: String,
-    pub family: Family,
-}
-
-impl fmt::Display for SlotKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.hostname, self.family)
-    }
-}
-
-/// What the engine needs to know about one record and family.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SlotSpec {
-    pub key: SlotKey,
-    /// Which config record it belongs to: slots of one record share a login and a host.
-    pub record: usize,
-    pub interface: String,
-    /// Unix time of the last change to this record's config (file mtimes). A block
-    /// persisted before it is stale. `None`: unknown, blocks are not carried over.
-    pub config_changed_at: Option<u64>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timing {
-    pub debounce: Duration,
-    pub debounce_max: Duration,
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
-    /// Sends per slot in any hour before the slot is throttled.
-    pub max_per_hour: u32,
-}
-
-/// Once a slot has sent `max_per_hour` times within an hour, it sends at most this
-/// often: a link that flaps with a new address every few seconds must not turn into a
-/// request every few seconds.
-pub const THROTTLE_SPACING: Duration = Duration::from_secs(300);
-const HOUR: Duration = Duration::from_secs(3600);
-
-/// The daemon debounces events and forgets blocks at start; a one-shot run works on
-/// the snapshot it is given and honours a block persisted under the same config.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Daemon,
-    OneShot,
-}
-
-/// What the last confirmed update was.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Published {
-    pub addr: IpAddr,
-    /// Unix seconds.
-    pub at: u64,
-}
-
-/// The last answer, whatever it was.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LastReply {
-    /// A short token: good, nochg, badauth, http-503...
-    pub token: String,
-    /// A human sentence, bounded and sanitised.
-    pub detail: String,
-    pub at: u64,
-}
-
-/// The persisted view of every slot.
-pub type Memory = BTreeMap<SlotKey, SlotMemory>;
-
-/// What survives a restart, per slot.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SlotMemory {
-    pub published: Option<Published>,
-    pub last_reply: Option<LastReply>,
-    /// Unix seconds before which no retry may be sent.
-    pub retry_at: Option<u64>,
-    /// Unix seconds since when the slot is blocked by a fatal answer.
-    pub blocked_since: Option<u64>,
-    /// Unix seconds of the sends of the last hour, oldest first: the hourly budget
-    /// holds across restarts and one-shot runs.
-    pub sends: Vec<u64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Phase {
-    Idle,
-    InFlight(IpAddr),
-    Waiting {
-        until: Instant,
-        wall_until: u64,
-    },
-    /// Over the hourly budget: the next send waits (in memory only, not a failure).
-    Throttled {
-        until: Instant,
-    },
-    Blocked {
-        since: u64,
-    },
-}
-
-#[derive(Debug)]
-struct Slot {
-    spec: SlotSpec,
-    published: Option<Published>,
-    last_reply: Option<LastReply>,
-    phase: Phase,
-    attempts: u32,
-    force: bool,
-    /// `None` until the first snapshot.
-    selection: Option<Selection>,
-    /// The unavailability last reported, so that it is said once.
-    reported: Option<Unavailable>,
-    /// When the recent sends went out, and their Unix time (at most `max_per_hour` kept).
-    sends: VecDeque<(Instant, u64)>,
-}
-
-/// Work for the driver.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Read all links and addresses, then call `handle_snapshot` (or `handle_dump_failed`).
-    Dump,
-    /// Send one update, then call `handle_outcome` with the same key and address.
-    Send { key: SlotKey, addr: IpAddr },
-    /// The persistent view changed: write `memory()` out.
-    Persist,
-    /// A trigger's round is complete.
-    Report {
-        ticket: u64,
-        results: Vec<SlotReport>,
-    },
-}
-
-/// Where one slot stands, for `update` and for `status`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SlotReport {
-    pub key: SlotKey,
-    pub result: SlotResult,
-    /// The last answer for this slot, whenever it came.
-    pub last_reply: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SlotResult {
-    /// The provider has this address.
-    UpToDate(IpAddr),
-    /// Nothing publishable: nothing sent.
-    Unavailable(String),
-    /// The last attempt failed; the next one waits.
-    Retrying { reply: String, in_secs: u64 },
-    /// A fatal answer: nothing is sent until the config changes.
-    Blocked { reply: String },
-    /// No snapshot has been seen yet, or a send is under way.
-    Pending,
-}
-
-impl SlotResult {
-    /// Whether this counts as a failure to publish for `update`'s exit code.
-    pub fn is_failure(&self) -> bool {
-        matches!(
-            self,
-            SlotResult::Retrying { .. } | SlotResult::Blocked { .. }
-        )
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum TriggerError {
-    /// No enabled slot on this interface (empty: any) with this family (`None`: any).
-    NoRecordFollows(String, Option<Family>),
-}
-
-impl fmt::Display for TriggerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TriggerError::NoRecordFollows(i, family) => {
-                f.write_str("no enabled record")?;
-                if !i.is_empty() {
-                    write!(f, " follows interface {i:?}")?;
-                }
-                if let Some(family) = family {
-                    write!(f, " with {family}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-/// A request to look again now (a hook, an operator).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Trigger {
-    /// Only records following this interface; all when `None`.
-    pub interface: Option<String>,
-    /// Only this family (a hook that reports an IPv4 address); both when `None`.
-    pub family: Option<Family>,
-    /// Send even if the address is unchanged, waiting or blocked.
-    pub force: bool,
-    /// Ask for a `Report` once the round is done.
-    pub ticket: Option<u64>,
-}
-
-#[derive(Debug)]
-struct Ticket {
-    id: u64,
-    slots: Vec<SlotKey>,
-    /// The round is done once a dump numbered above this one has been applied.
-    after_dump: u64,
-    /// `--force`: once this round is settled, a force it could not use is dropped.
-    forced: bool,
-}
+use crate::policy::{self, Selection};
+use crate::request::UpdateRequest;
+use slot::{Phase, Slot, report_availability};
+use tickets::Ticket;
 
 #[derive(Debug, PartialEq, Eq)]
 enum DumpPhase {
@@ -241,6 +40,36 @@ enum DumpPhase {
     Running { again: bool },
 }
 
+/// The state machine behind every decision: one per process.
+///
+/// # How to drive it
+///
+/// Create it with [`Engine::new`] (the config's slots, what the state file remembers,
+/// the current instant and Unix time). Then loop:
+///
+/// 1. Take every [`Action`] from [`Engine::poll_action`] until it returns `None`, and
+///    carry each out:
+///    - [`Action::Dump`]: read all links and addresses, then call
+///      [`Engine::handle_snapshot`] (or [`Engine::handle_dump_failed`]). At most one
+///      dump is asked for at a time.
+///    - [`Action::Send`]: send that update, then call [`Engine::handle_outcome`] with
+///      the same key and address. Sends for different slots may overlap.
+///    - [`Action::Persist`]: write [`Engine::memory`] to the state file.
+///    - [`Action::Report`]: answer the request that carried that ticket.
+/// 2. Sleep until [`Engine::poll_timeout`] (if `Some`) or until an input arrives. When
+///    the deadline passes, call [`Engine::handle_timeout`]. `None` means that nothing is
+///    pending: no timer runs while nothing changes.
+/// 3. Feed inputs as they come: netlink hints to [`Engine::handle_net`], requests from
+///    hooks and the command line to [`Engine::handle_request`], a new config to
+///    [`Engine::reconfigure`]. Every `handle_*` takes the current instant; the engine
+///    never reads a clock.
+///
+/// After any `handle_*` call, go back to step 1: inputs queue actions. In
+/// [`Mode::OneShot`], the round is over when `poll_action` returns `None` and
+/// [`Engine::busy`] is false; [`Engine::report`] then says where each slot stands.
+///
+/// The engine logs its operator messages (an update published, retried or refused,
+/// nothing publishable) through `tracing`, once per change of situation.
 pub struct Engine {
     mode: Mode,
     timing: Timing,
@@ -306,60 +135,6 @@ impl Engine {
             Mode::Daemon => e.persist_pending = true,
         }
         e
-    }
-
-    fn restore(&self, spec: SlotSpec, memory: &Memory, now: Instant, wall: u64) -> Slot {
-        let m = memory.get(&spec.key).cloned().unwrap_or_default();
-        // Sends of the last hour count against the budget again. A stamp in the future
-        // (the clock went back) counts as now: the safe side.
-        let mut recent: Vec<u64> = m
-            .sends
-            .iter()
-            .copied()
-            .filter(|&t| wall.saturating_sub(t) < HOUR.as_secs())
-            .collect();
-        recent.sort_unstable();
-        let keep = recent.len().min(self.timing.max_per_hour as usize);
-        let sends = recent[recent.len() - keep..]
-            .iter()
-            .map(|&t| {
-                let age = Duration::from_secs(wall.saturating_sub(t));
-                (now.checked_sub(age).unwrap_or(now), t)
-            })
-            .collect();
-        let mut phase = Phase::Idle;
-        if let Some(at) = m.retry_at.filter(|at| *at > wall) {
-            // No wait longer than any this version would set: a clock that booted
-            // behind (no RTC) or a damaged file must not freeze the record.
-            let cap = self
-                .timing
-                .retry_max
-                .max(crate::reply::PROVIDER_TROUBLE_FLOOR);
-            let wait = Duration::from_secs(at - wall).min(cap);
-            phase = Phase::Waiting {
-                until: now.checked_add(wait).unwrap_or(now),
-                wall_until: wall.saturating_add(wait.as_secs()),
-            };
-        }
-        // A restart of the daemon lifts a block; a one-shot run keeps it unless the
-        // record's config changed since.
-        if let (Mode::OneShot, Some(since), Some(changed)) =
-            (self.mode, m.blocked_since, spec.config_changed_at)
-            && since >= changed
-        {
-            phase = Phase::Blocked { since };
-        }
-        Slot {
-            spec,
-            published: m.published,
-            last_reply: m.last_reply,
-            phase,
-            attempts: 0,
-            force: false,
-            selection: None,
-            reported: None,
-            sends,
-        }
     }
 
     /// Applies a new config (SIGHUP): slots that remain keep what they know, including
@@ -454,71 +229,61 @@ impl Engine {
         }
     }
 
-    /// A hook or an operator asks for a round. Joins the same debounce as netlink.
-    pub fn handle_trigger(&mut self, now: Instant, trigger: Trigger) -> Result<(), TriggerError> {
-        let slots: Vec<SlotKey> = self
-            .slots
-            .iter()
-            .filter(|s| {
-                trigger
-                    .interface
-                    .as_ref()
-                    .is_none_or(|i| *i == s.spec.interface)
-            })
-            .filter(|s| trigger.family.is_none_or(|f| f == s.spec.key.family))
-            .map(|s| s.spec.key.clone())
-            .collect();
-        if slots.is_empty() {
-            return Err(TriggerError::NoRecordFollows(
-                trigger.interface.unwrap_or_default(),
-                trigger.family,
-            ));
-        }
-        if trigger.force {
-            for s in self
-                .slots
-                .iter_mut()
-                .filter(|s| slots.contains(&s.spec.key))
-            {
-                s.force();
-            }
-        }
-        if let Some(id) = trigger.ticket {
-            self.tickets.push(Ticket {
-                id,
-                slots,
-                after_dump: self.dumps_started,
-                forced: trigger.force,
-            });
-        }
-        match self.mode {
-            Mode::Daemon => self.debounce.poke(now),
-            Mode::OneShot => self.want_dump(),
-        }
-        Ok(())
-    }
-
-    /// Replaces what the interface says with an address given by the caller (`update
-    /// --ip`, one-shot), for the slots of its family on `interface` (all when `None`).
-    pub fn handle_override(
+    /// A hook or an operator asks for a round (`dynhost update`). The engine alone
+    /// decides which slots it concerns: those following `interface` (all when `None`)
+    /// and publishing the family of `ip` (both when `None`). In the daemon it joins the
+    /// netlink debounce; in a one-shot run it dumps at once, or with `ip` publishes that
+    /// address instead of reading the interface. `ticket` asks for a `Report` once the
+    /// round is done.
+    pub fn handle_request(
         &mut self,
         now: Instant,
-        interface: Option<&str>,
-        addr: IpAddr,
-        force: bool,
-    ) {
-        let family = Family::of(&addr);
-        for i in 0..self.slots.len() {
-            let s = &mut self.slots[i];
-            if s.spec.key.family == family && interface.is_none_or(|n| n == s.spec.interface) {
-                if force {
-                    s.force();
-                }
-                s.selection = Some(Selection::Addr(addr));
-                self.evaluate(i, now);
+        req: &UpdateRequest,
+        ticket: Option<u64>,
+    ) -> Result<(), RequestError> {
+        let family = req.family();
+        let slots: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| {
+                let s = &self.slots[i].spec;
+                req.interface.as_ref().is_none_or(|n| *n == s.interface)
+                    && family.is_none_or(|f| f == s.key.family)
+            })
+            .collect();
+        if slots.is_empty() {
+            return Err(RequestError::NoRecordFollows {
+                interface: req.interface.clone(),
+                family,
+            });
+        }
+        for &i in &slots {
+            self.slots[i].active = true;
+            if req.force {
+                self.slots[i].force();
             }
         }
-        self.finish_tickets(now);
+        if let Some(id) = ticket {
+            self.tickets.push(Ticket {
+                id,
+                slots: slots
+                    .iter()
+                    .map(|&i| self.slots[i].spec.key.clone())
+                    .collect(),
+                after_dump: self.dumps_started,
+                forced: req.force,
+            });
+        }
+        match (self.mode, req.ip) {
+            (Mode::Daemon, _) => self.debounce.poke(now),
+            (Mode::OneShot, None) => self.want_dump(),
+            (Mode::OneShot, Some(addr)) => {
+                for i in slots {
+                    self.slots[i].selection = Some(Selection::Addr(addr));
+                    self.evaluate(i, now);
+                }
+                self.finish_tickets(now);
+            }
+        }
+        Ok(())
     }
 
     /// The result of a `Dump`.
@@ -540,6 +305,9 @@ impl Engine {
             .collect();
         for i in 0..self.slots.len() {
             let s = &mut self.slots[i];
+            if !s.active {
+                continue;
+            }
             let published = s.published.as_ref().map(|p| p.addr);
             let sel = policy::select(snapshot, &s.spec.interface, s.spec.key.family, published);
             report_availability(s, &sel);
@@ -556,83 +324,6 @@ impl Engine {
         self.dump = DumpPhase::Idle;
         self.dump_retry_at = Some(now + delay);
     }
-
-    /// The answer to a `Send`. `wall` is the current Unix time, for the record.
-    pub fn handle_outcome(
-        &mut self,
-        now: Instant,
-        wall: u64,
-        key: &SlotKey,
-        addr: IpAddr,
-        outcome: Outcome,
-    ) {
-        self.clock = (now, wall);
-        let Some(i) = self.slots.iter().position(|s| s.spec.key == *key) else {
-            debug!(record = %key, "answer for a record no longer configured; ignored");
-            return;
-        };
-        let s = &mut self.slots[i];
-        if s.phase != Phase::InFlight(addr) {
-            debug!(record = %key, "answer for an update no longer awaited; ignored");
-            return;
-        }
-        s.last_reply = Some(LastReply {
-            token: outcome.token(),
-            detail: outcome.to_string(),
-            at: wall,
-        });
-        match outcome.class() {
-            Class::Published => {
-                if let Outcome::Reply(Reply::Good(Some(echo)) | Reply::NoChange(Some(echo))) =
-                    &outcome
-                    && *echo != addr
-                {
-                    warn!(record = %key, sent = %addr, echoed = %echo,
-                          "the provider echoed another address than the one sent");
-                }
-                if outcome != Outcome::DryRun {
-                    info!(record = %key, addr = %addr, reply = %outcome, "published");
-                }
-                s.published = Some(Published { addr, at: wall });
-                s.phase = Phase::Idle;
-                s.attempts = 0;
-            }
-            Class::Transient { floor } => {
-                s.attempts += 1;
-                let delay = self.backoff.delay(s.attempts, floor);
-                warn!(record = %key, addr = %addr, reply = %outcome, attempt = s.attempts,
-                      retry_in = %crate::duration::format(round_secs(delay)),
-                      "update failed; will retry");
-                s.phase = Phase::Waiting {
-                    until: now + delay,
-                    wall_until: wall.saturating_add(delay.as_secs()),
-                };
-            }
-            Class::Fatal => {
-                let hint = outcome.hint().unwrap_or("check the record's settings");
-                error!(record = %key, addr = %addr, reply = %outcome, hint,
-                       "update refused; this record is blocked until the config is reloaded");
-                s.phase = Phase::Blocked { since: wall };
-                if outcome.concerns_record() {
-                    // The other family shares the login and the host: spare the provider
-                    // a request that can only get the same answer.
-                    let record = s.spec.record;
-                    for other in self.slots.iter_mut().filter(|o| {
-                        o.spec.record == record && !matches!(o.phase, Phase::Blocked { .. })
-                    }) {
-                        if !matches!(other.phase, Phase::InFlight(_)) {
-                            other.phase = Phase::Blocked { since: wall };
-                        }
-                    }
-                }
-            }
-        }
-        self.mark_persist();
-        // The address may have moved on while the request was out.
-        self.evaluate(i, now);
-        self.finish_tickets(now);
-    }
-
     /// Call when `poll_timeout()` has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.debounce.fire(now) {
@@ -688,6 +379,7 @@ impl Engine {
     pub fn memory(&self) -> Vec<(SlotKey, SlotMemory)> {
         self.slots
             .iter()
+            .filter(|s| s.active)
             .map(|s| {
                 let (retry_at, blocked_since) = match s.phase {
                     Phase::Waiting { wall_until, .. } => (Some(wall_until), None),
@@ -708,7 +400,11 @@ impl Engine {
 
     /// Where every slot stands now.
     pub fn report(&self, now: Instant) -> Vec<SlotReport> {
-        self.slots.iter().map(|s| s.report(now)).collect()
+        self.slots
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| s.report(now))
+            .collect()
     }
 
     /// Whether anything is still under way (a dump or a send). A one-shot run stops when
@@ -753,203 +449,6 @@ impl Engine {
         let (at, wall) = self.clock;
         wall.saturating_add(now.saturating_duration_since(at).as_secs())
     }
-
-    /// Decides whether slot `i` must send now.
-    fn evaluate(&mut self, i: usize, now: Instant) {
-        let max_per_hour = self.timing.max_per_hour as usize;
-        let wall = self.wall_at(now);
-        let s = &mut self.slots[i];
-        match s.phase {
-            Phase::InFlight(_) | Phase::Blocked { .. } => return,
-            // A throttle is re-derived below from the send times, so that going back
-            // to the published address ends it; a retry wait (911 floor) is not.
-            Phase::Waiting { until, .. } if until > now => return,
-            Phase::Waiting { .. } | Phase::Throttled { .. } | Phase::Idle => {}
-        }
-        let Some(Selection::Addr(addr)) = s.selection else {
-            return;
-        };
-        let unchanged = s.published.as_ref().is_some_and(|p| p.addr == addr);
-        if unchanged && !s.force {
-            if matches!(s.phase, Phase::Waiting { .. } | Phase::Throttled { .. }) {
-                // Back at the published address: nothing left to retry or hold back.
-                s.phase = Phase::Idle;
-                s.attempts = 0;
-                self.persist_pending = true;
-            }
-            return;
-        }
-        while s
-            .sends
-            .front()
-            .is_some_and(|(t, _)| now.duration_since(*t) >= HOUR)
-        {
-            s.sends.pop_front();
-        }
-        if !s.force
-            && s.sends.len() >= max_per_hour
-            && let Some(until) = s.sends.back().map(|(t, _)| *t + THROTTLE_SPACING)
-            && until > now
-        {
-            if !matches!(s.phase, Phase::Throttled { .. }) {
-                warn!(record = %s.spec.key, addr = %addr, limit = max_per_hour,
-                      wait = %crate::duration::format(round_secs(until - now)),
-                      "the address keeps changing: throttling this record to one update \
-                       per 5 minutes");
-            }
-            s.phase = Phase::Throttled { until };
-            return;
-        }
-        s.force = false;
-        s.phase = Phase::InFlight(addr);
-        s.sends.push_back((now, wall));
-        if s.sends.len() > max_per_hour {
-            s.sends.pop_front();
-        }
-        self.actions.push_back(Action::Send {
-            key: s.spec.key.clone(),
-            addr,
-        });
-    }
-
-    /// Answers the triggers whose round is complete: a dump taken after the trigger has
-    /// been applied and none of its slots has a send under way.
-    fn finish_tickets(&mut self, now: Instant) {
-        let mut i = 0;
-        while i < self.tickets.len() {
-            let t = &self.tickets[i];
-            let slots: Vec<&Slot> = self
-                .slots
-                .iter()
-                .filter(|s| t.slots.contains(&s.spec.key))
-                .collect();
-            let settled = self.dumps_applied > t.after_dump
-                && slots.iter().all(|s| !matches!(s.phase, Phase::InFlight(_)));
-            if settled {
-                let results = slots.iter().map(|s| s.report(now)).collect();
-                let t = self.tickets.remove(i);
-                if t.forced {
-                    // Nothing could be sent (no address, say): the force must not
-                    // linger and send an unchanged address at some later change.
-                    for s in self
-                        .slots
-                        .iter_mut()
-                        .filter(|s| t.slots.contains(&s.spec.key))
-                    {
-                        let wanted = self
-                            .tickets
-                            .iter()
-                            .any(|o| o.forced && o.slots.contains(&s.spec.key));
-                        if !wanted {
-                            s.force = false;
-                        }
-                    }
-                }
-                self.actions.push_back(Action::Report {
-                    ticket: t.id,
-                    results,
-                });
-            } else {
-                i += 1;
-            }
-        }
-    }
-}
-
-impl Slot {
-    /// `--force`: send even if unchanged, and now even if waiting or blocked.
-    fn force(&mut self) {
-        self.force = true;
-        if matches!(
-            self.phase,
-            Phase::Waiting { .. } | Phase::Throttled { .. } | Phase::Blocked { .. }
-        ) {
-            self.phase = Phase::Idle;
-        }
-    }
-
-    fn report(&self, now: Instant) -> SlotReport {
-        let s = self;
-        let reply = || {
-            s.last_reply
-                .as_ref()
-                .map_or_else(String::new, |r| r.detail.clone())
-        };
-        let result = match (&s.phase, &s.selection) {
-            (Phase::Blocked { .. }, _) => SlotResult::Blocked { reply: reply() },
-            (Phase::Waiting { until, .. }, Some(Selection::Addr(a)))
-                if s.published.as_ref().is_none_or(|p| p.addr != *a) =>
-            {
-                let in_secs = until.saturating_duration_since(now).as_secs();
-                SlotResult::Retrying {
-                    reply: reply(),
-                    in_secs,
-                }
-            }
-            (Phase::Throttled { until }, Some(Selection::Addr(_))) => SlotResult::Retrying {
-                reply: "throttled: the address changed too often in the last hour".into(),
-                in_secs: until.saturating_duration_since(now).as_secs(),
-            },
-            (Phase::InFlight(_), _) | (_, None) => SlotResult::Pending,
-            (_, Some(Selection::Unavailable(u))) => SlotResult::Unavailable(u.to_string()),
-            (_, Some(Selection::Addr(a))) => {
-                if s.published.as_ref().is_some_and(|p| p.addr == *a) {
-                    SlotResult::UpToDate(*a)
-                } else {
-                    SlotResult::Pending
-                }
-            }
-        };
-        SlotReport {
-            key: s.spec.key.clone(),
-            result,
-            last_reply: s.last_reply.as_ref().map(|r| r.detail.clone()),
-        }
-    }
-}
-
-/// Says once that a slot has nothing to publish, at a level that matches how unusual
-/// it is. Repeats only when the addresses involved change, not their flags.
-fn report_availability(s: &mut Slot, sel: &Selection) {
-    let u = match sel {
-        Selection::Addr(_) => {
-            s.reported = None;
-            return;
-        }
-        Selection::Unavailable(u) => u,
-    };
-    let addrs = |u: &Unavailable| match u {
-        Unavailable::OnlySkipped(list) => list.iter().map(|(a, _)| *a).collect(),
-        _ => Vec::new(),
-    };
-    if let Some(prev) = &s.reported
-        && std::mem::discriminant(prev) == std::mem::discriminant(u)
-        && addrs(prev) == addrs(u)
-    {
-        return;
-    }
-    let (key, iface) = (&s.spec.key, &s.spec.interface);
-    let msg = "no publishable address; nothing sent, the record is kept";
-    let skipped = |pred: fn(Skip) -> bool| match u {
-        Unavailable::OnlySkipped(list) => list.iter().any(|(_, why)| pred(*why)),
-        _ => false,
-    };
-    if skipped(|w| w == Skip::Tentative) {
-        // A NEWADDR follows when duplicate address detection ends.
-        debug!(record = %key, interface = %iface, reason = %u, "waiting for duplicate address detection");
-        return;
-    }
-    if skipped(|w| matches!(w, Skip::Private | Skip::SharedCgnat | Skip::UniqueLocal)) {
-        warn!(record = %key, interface = %iface, reason = %u,
-              "{msg} (is this interface behind NAT?)");
-    } else {
-        info!(record = %key, interface = %iface, reason = %u, "{msg}");
-    }
-    s.reported = Some(u.clone());
-}
-
-fn round_secs(d: Duration) -> Duration {
-    Duration::from_secs(d.as_secs())
 }
 
 #[cfg(test)]

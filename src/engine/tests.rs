@@ -1,8 +1,10 @@
 //! Engine scenarios with simulated time: instants are made up, nothing sleeps.
 
+use std::net::IpAddr;
+
 use super::*;
 use crate::model::{AddrFlags, AddrInfo, LinkInfo, Scope};
-use crate::reply::{Code, Transport};
+use crate::provider::reply::{Code, Outcome, Reply, Transport};
 
 const MS: Duration = Duration::from_millis(1);
 const S: Duration = Duration::from_secs(1);
@@ -58,6 +60,15 @@ fn snap(links: &[(&str, u32, &[&str])]) -> Snapshot {
         }
     }
     s
+}
+
+/// `update --interface ppp0 --ip ADDR [--force]`.
+fn over(addr: &str, force: bool) -> UpdateRequest {
+    UpdateRequest {
+        interface: Some("ppp0".into()),
+        ip: Some(ip(addr)),
+        force,
+    }
 }
 
 fn good(addr: &str) -> Outcome {
@@ -132,8 +143,8 @@ impl Sim {
         self.dump_after_debounce(&snap(&[("ppp0", 5, addrs)]))
     }
 
-    fn trigger(&mut self, t: Trigger) {
-        self.e.handle_trigger(self.now, t).unwrap();
+    fn request(&mut self, r: UpdateRequest) {
+        self.e.handle_request(self.now, &r, None).unwrap();
     }
 
     fn net(&mut self, ev: NetEvent) {
@@ -605,14 +616,13 @@ fn a_trigger_joins_the_debounce_and_reports_when_done() {
         family: Some(Family::V4),
     });
     sim.e
-        .handle_trigger(
+        .handle_request(
             sim.now,
-            Trigger {
+            &UpdateRequest {
                 interface: Some("ppp0".into()),
-                family: None,
-                force: false,
-                ticket: Some(42),
+                ..Default::default()
             },
+            Some(42),
         )
         .unwrap();
     let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.8"])]));
@@ -635,21 +645,29 @@ fn a_trigger_joins_the_debounce_and_reports_when_done() {
 #[test]
 fn a_trigger_for_an_unfollowed_interface_is_refused() {
     let mut sim = one_record();
-    let err = sim.e.handle_trigger(
+    let err = sim.e.handle_request(
         sim.now,
-        Trigger {
+        &UpdateRequest {
             interface: Some("eth9".into()),
             ..Default::default()
         },
+        None,
     );
-    assert_eq!(err, Err(TriggerError::NoRecordFollows("eth9".into(), None)));
-    let err = sim.e.handle_trigger(
+    assert_eq!(
+        err,
+        Err(RequestError::NoRecordFollows {
+            interface: Some("eth9".into()),
+            family: None
+        })
+    );
+    let err = sim.e.handle_request(
         sim.now,
-        Trigger {
+        &UpdateRequest {
             interface: Some("ppp0".into()),
-            family: Some(Family::V6),
+            ip: Some(ip("2001:db8::1")),
             ..Default::default()
         },
+        None,
     );
     assert_eq!(
         err.unwrap_err().to_string(),
@@ -660,7 +678,7 @@ fn a_trigger_for_an_unfollowed_interface_is_refused() {
 #[test]
 fn force_resends_an_unchanged_address_once() {
     let mut sim = published("203.0.113.5");
-    sim.trigger(Trigger {
+    sim.request(UpdateRequest {
         force: true,
         ..Default::default()
     });
@@ -700,7 +718,9 @@ fn one_shot_runs_honour_a_block_under_the_same_config() {
         vec![spec("home.example.com", Family::V4, "ppp0")],
         blocked_memory(),
     );
-    sim.e.handle_trigger(sim.now, Trigger::default()).unwrap();
+    sim.e
+        .handle_request(sim.now, &UpdateRequest::default(), None)
+        .unwrap();
     assert_eq!(sim.actions(), vec![Action::Dump]);
     sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
     assert!(sim.sends().is_empty());
@@ -709,7 +729,9 @@ fn one_shot_runs_honour_a_block_under_the_same_config() {
     let mut s = spec("home.example.com", Family::V4, "ppp0");
     s.config_changed_at = Some(WALL0 - 10);
     let mut sim = Sim::with(Mode::OneShot, vec![s], blocked_memory());
-    sim.e.handle_trigger(sim.now, Trigger::default()).unwrap();
+    sim.e
+        .handle_request(sim.now, &UpdateRequest::default(), None)
+        .unwrap();
     sim.actions();
     sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
     assert_eq!(sim.sends().len(), 1);
@@ -760,7 +782,8 @@ fn one_shot_override_uses_the_given_address() {
     );
     assert!(sim.actions().is_empty(), "no dump unless asked");
     sim.e
-        .handle_override(sim.now, Some("ppp0"), ip("192.0.2.44"), false);
+        .handle_request(sim.now, &over("192.0.2.44", false), None)
+        .unwrap();
     assert_eq!(sim.sends(), vec![(v4(), ip("192.0.2.44"))]);
     assert!(sim.e.busy());
     sim.outcome(&v4(), "192.0.2.44", good("192.0.2.44"));
@@ -933,12 +956,13 @@ fn throttled() -> Sim {
 fn force_goes_past_the_throttle() {
     let mut sim = throttled();
     sim.e
-        .handle_trigger(
+        .handle_request(
             sim.now,
-            Trigger {
+            &UpdateRequest {
                 force: true,
                 ..Default::default()
             },
+            None,
         )
         .unwrap();
     assert_eq!(
@@ -954,13 +978,7 @@ fn a_trigger_waiting_across_a_reload_is_still_answered() {
     sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
     sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
     sim.e
-        .handle_trigger(
-            sim.now,
-            Trigger {
-                ticket: Some(7),
-                ..Default::default()
-            },
-        )
+        .handle_request(sim.now, &UpdateRequest::default(), Some(7))
         .unwrap();
     sim.reload(vec![spec("home.example.com", Family::V4, "ppp0")]);
     assert!(sim.work().contains(&Action::Dump));
@@ -994,7 +1012,8 @@ fn the_hourly_budget_holds_across_restarts_and_one_shot_runs() {
     // A one-shot run (a hook without a daemon) with a new address is held back...
     let mut hook = restart(Mode::OneShot, wall);
     hook.e
-        .handle_override(hook.now, Some("ppp0"), ip("203.0.113.99"), false);
+        .handle_request(hook.now, &over("203.0.113.99", false), None)
+        .unwrap();
     assert!(hook.sends().is_empty(), "over budget: not sent");
     assert!(matches!(
         hook.e.report(hook.now)[0].result,
@@ -1002,7 +1021,8 @@ fn the_hourly_budget_holds_across_restarts_and_one_shot_runs() {
     ));
     // ...unless forced.
     hook.e
-        .handle_override(hook.now, Some("ppp0"), ip("203.0.113.99"), true);
+        .handle_request(hook.now, &over("203.0.113.99", true), None)
+        .unwrap();
     assert_eq!(hook.sends().len(), 1);
 
     // A restarted daemon waits out the 5-minute spacing from the last send.
@@ -1112,11 +1132,11 @@ fn back_at_the_published_address_a_throttled_slot_is_up_to_date() {
 fn a_force_that_found_nothing_to_send_does_not_linger() {
     let mut sim = published("203.0.113.1");
     // `update --force` while the link is down: nothing to publish, the round ends.
-    sim.trigger(Trigger {
+    let force = UpdateRequest {
         force: true,
-        ticket: Some(1),
         ..Default::default()
-    });
+    };
+    sim.e.handle_request(sim.now, &force, Some(1)).unwrap();
     sim.advance(10 * S);
     assert_eq!(sim.work(), vec![Action::Dump]);
     sim.snapshot(&snap(&[("ppp0", 5, &[])]));

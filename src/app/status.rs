@@ -2,10 +2,25 @@
 
 use std::fmt::Write as _;
 
+use super::{Error, Exit, Result};
 use crate::config::Config;
 use crate::engine::{LastReply, Published, SlotKey};
 use crate::model::Family;
-use crate::state::StateMap;
+use crate::state::{self, StateMap, Store};
+
+/// Prints what the state file says of every configured record and family.
+pub fn show(config: &Config, json_out: bool) -> Result<Exit> {
+    let mut store = Store::new(&config.state_dir, true);
+    let state = store.load().map_err(Error::Failed)?;
+    let rows = rows(config, &state);
+    let now = state::wall_now();
+    if json_out {
+        print!("{}", json(&rows, now));
+    } else {
+        print!("{}", text(&rows, now));
+    }
+    Ok(Exit::Success)
+}
 
 pub struct Row {
     pub hostname: String,

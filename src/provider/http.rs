@@ -1,72 +1,18 @@
-//! The provider edge: one HTTPS GET per record and family, answer parsed by `reply`.
+//! The HTTPS client that sends updates (reqwest + rustls/ring): bounded in time and
+//! size, no redirects, no idle connections.
 
 use std::future::Future;
-use std::net::IpAddr;
 use std::time::Duration;
 
-use reqwest::Url;
 use reqwest::header::LOCATION;
-use tracing::{debug, info};
+use tracing::debug;
 
-use crate::config::{Config, Provider};
-use crate::engine::SlotKey;
-use crate::reply::{self, BODY_LIMIT, Outcome, Transport};
-use crate::secret::Secret;
+use super::reply::{self, BODY_LIMIT, Outcome, Transport};
+use super::{Publish, USER_AGENT, Update};
+use crate::config::Provider;
 
-pub const USER_AGENT: &str = concat!("dynhost/", env!("CARGO_PKG_VERSION"));
 /// Connecting (TCP) may take at most this, within the total `provider.timeout`.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Everything one update needs. The password is only exposed to the HTTP client.
-#[derive(Clone, Debug)]
-pub struct UpdateRequest {
-    pub key: SlotKey,
-    pub addr: IpAddr,
-    pub url: Url,
-    pub username: String,
-    pub password: Secret,
-}
-
-impl UpdateRequest {
-    /// Builds the request for `key` from the record that publishes it, if any.
-    pub fn new(config: &Config, key: &SlotKey, addr: IpAddr) -> Option<UpdateRequest> {
-        let record = config
-            .records
-            .iter()
-            .find(|r| r.enabled && r.hostname == key.hostname && r.publishes(key.family))?;
-        Some(UpdateRequest {
-            key: key.clone(),
-            addr,
-            url: update_url(&config.provider.url, &record.hostname, addr),
-            username: record.username.clone(),
-            password: record.password.clone(),
-        })
-    }
-
-    /// The exact request, for logs and dry runs, with the password redacted.
-    pub fn describe(&self) -> String {
-        format!(
-            "GET {} with Authorization: Basic <{}:redacted> and User-Agent: {USER_AGENT}",
-            self.url, self.username
-        )
-    }
-}
-
-/// `<endpoint>?system=dyndns&hostname=H&myip=IP`: one hostname, one family, and always
-/// an explicit address (OVH cannot see our IPv6 from an IPv4 connection).
-pub fn update_url(endpoint: &Url, hostname: &str, addr: IpAddr) -> Url {
-    let mut url = endpoint.clone();
-    url.query_pairs_mut()
-        .append_pair("system", "dyndns")
-        .append_pair("hostname", hostname)
-        .append_pair("myip", &addr.to_string());
-    url
-}
-
-/// Sends updates. Implemented by the HTTP client, the dry run, and test fakes.
-pub trait Publish {
-    fn publish(&self, req: UpdateRequest) -> impl Future<Output = Outcome> + 'static;
-}
 
 /// Installs ring as rustls' crypto provider (once per process).
 pub fn init_tls() {
@@ -111,7 +57,7 @@ impl HttpPublisher {
 }
 
 impl Publish for HttpPublisher {
-    fn publish(&self, req: UpdateRequest) -> impl Future<Output = Outcome> + 'static {
+    fn publish(&self, req: Update) -> impl Future<Output = Outcome> + 'static {
         let client = self.client.clone();
         let timeout = self.timeout;
         async move {
@@ -191,82 +137,4 @@ fn chain(e: &reqwest::Error) -> String {
         cur = c.source();
     }
     parts.join(": ")
-}
-
-/// `--dry-run`: log the exact request, send nothing.
-#[derive(Clone, Copy)]
-pub struct DryRun;
-
-impl Publish for DryRun {
-    fn publish(&self, req: UpdateRequest) -> impl Future<Output = Outcome> + 'static {
-        info!(record = %req.key, addr = %req.addr, "dry run: would send {}", req.describe());
-        std::future::ready(Outcome::DryRun)
-    }
-}
-
-/// The publisher chosen at start: real or dry run.
-#[derive(Clone)]
-pub enum Sender {
-    Http(HttpPublisher),
-    DryRun,
-}
-
-impl Sender {
-    pub fn new(config: &Config, dry_run: bool) -> Result<Sender, String> {
-        if dry_run {
-            Ok(Sender::DryRun)
-        } else {
-            HttpPublisher::new(&config.provider).map(Sender::Http)
-        }
-    }
-}
-
-impl Publish for Sender {
-    fn publish(&self, req: UpdateRequest) -> impl Future<Output = Outcome> + 'static {
-        let fut: std::pin::Pin<Box<dyn Future<Output = Outcome>>> = match self {
-            Sender::Http(h) => Box::pin(h.publish(req)),
-            Sender::DryRun => Box::pin(DryRun.publish(req)),
-        };
-        fut
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Family;
-
-    #[test]
-    fn the_url_carries_system_hostname_and_myip() {
-        let base = Url::parse("https://dns.eu.ovhapis.com/nic/update").unwrap();
-        let u = update_url(&base, "home.example.com", "2001:db8::1".parse().unwrap());
-        assert_eq!(
-            u.as_str(),
-            "https://dns.eu.ovhapis.com/nic/update?system=dyndns&hostname=home.example.com&myip=2001%3Adb8%3A%3A1"
-        );
-    }
-
-    #[test]
-    fn describe_redacts_the_password() {
-        let config = crate::config::parse(
-            "[[record]]\nhostname = \"a.example.com\"\nusername = \"u\"\npassword = \"hunter2\"\ninterface = \"ppp0\"\n",
-            None,
-        )
-        .unwrap()
-        .config;
-        let key = SlotKey {
-            hostname: "a.example.com".into(),
-            family: Family::V4,
-        };
-        let req = UpdateRequest::new(&config, &key, "192.0.2.1".parse().unwrap()).unwrap();
-        let text = req.describe();
-        assert!(!text.contains("hunter2"), "{text}");
-        assert!(!format!("{req:?}").contains("hunter2"));
-        assert!(text.contains("myip=192.0.2.1") && text.contains("<u:redacted>"));
-        let v6 = SlotKey {
-            family: Family::V6,
-            ..key
-        };
-        assert!(UpdateRequest::new(&config, &v6, "2001:db8::1".parse().unwrap()).is_none());
-    }
 }

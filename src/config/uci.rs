@@ -17,6 +17,9 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
+use super::checks::suggest;
+use super::settings::{Kind, SETTINGS, Setting};
+
 /// One `option` or `list` line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Opt {
@@ -250,23 +253,11 @@ fn device_of_depth(network: &[Section], name: &str, depth: usize) -> Option<Stri
     }
 }
 
-const GLOBAL_KEYS: &[(&str, &str)] = &[
-    ("state_dir", "state_dir"),
-    ("control_socket", "control_socket"),
-    ("debounce", "debounce"),
-    ("debounce_max", "debounce_max"),
-    ("max_updates_per_hour", "max_updates_per_hour"),
-    ("url", "provider.url"),
-    ("ca_file", "provider.ca_file"),
-    ("timeout", "provider.timeout"),
-    ("retry_initial", "retry.initial"),
-    ("retry_max", "retry.max"),
-];
-const BOOLEANS: &[&str] = &["enabled", "ipv4", "ipv6"];
-
-/// Translates dynhost's UCI sections into the tree the config walker validates.
-/// Record interfaces that name a logical interface in `network` become its device;
-/// `aliases` receives (record index, logical name) for each such mapping.
+/// Translates dynhost's UCI sections into the tree the config walker validates: a
+/// `config dynhost` option goes where its setting's key says (`url` to
+/// `provider.url`), a `config record` section becomes a `[[record]]`. Record
+/// interfaces that name a logical interface in `network` become its device; `aliases`
+/// receives (record index, logical name) for each such mapping.
 pub fn to_table(
     sections: &[Section],
     network: &[Section],
@@ -274,11 +265,11 @@ pub fn to_table(
 ) -> (DeTable<'static>, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut root = DeTable::new();
-    let mut provider = DeTable::new();
-    let mut retry = DeTable::new();
+    let mut tables: Vec<(&'static str, DeTable<'static>)> = Vec::new();
     let mut records = DeArray::new();
     let mut seen_global = false;
     let key = |k: &str, span: &Range<usize>| Spanned::new(span.clone(), Cow::Owned(k.to_string()));
+    let globals: Vec<&'static Setting> = SETTINGS.iter().filter(|s| !s.is_record()).collect();
     for s in sections {
         match s.kind.as_str() {
             "dynhost" => {
@@ -290,26 +281,32 @@ pub fn to_table(
                 }
                 seen_global = true;
                 for o in &s.options {
-                    let Some(value) = single(o, &mut problems) else {
+                    let Some(setting) = globals.iter().find(|g| g.uci == o.name) else {
+                        let names: Vec<&str> = globals.iter().map(|g| g.uci).collect();
+                        let hint = suggest(&o.name, &names, "");
+                        problems.push((
+                            o.name_span.clone(),
+                            format!("{}: unknown option{hint}", o.name),
+                        ));
                         continue;
                     };
-                    match GLOBAL_KEYS.iter().find(|(uci, _)| *uci == o.name) {
-                        Some((_, full)) => {
-                            let _ = match full.split_once('.') {
-                                Some(("provider", k)) => {
-                                    provider.insert(key(k, &o.name_span), value)
-                                }
-                                Some((_, k)) => retry.insert(key(k, &o.name_span), value),
-                                None => root.insert(key(full, &o.name_span), value),
-                            };
+                    let Some(value) = single(o, setting, &mut problems) else {
+                        continue;
+                    };
+                    let leaf = key(setting.leaf(), &o.name_span);
+                    match setting.section() {
+                        "" => {
+                            root.insert(leaf, value);
                         }
-                        None => {
-                            let names: Vec<&str> = GLOBAL_KEYS.iter().map(|(k, _)| *k).collect();
-                            let hint = crate::config::suggest(&o.name, &names, "");
-                            problems.push((
-                                o.name_span.clone(),
-                                format!("{}: unknown option{hint}", o.name),
-                            ));
+                        section => {
+                            let i = match tables.iter().position(|(n, _)| *n == section) {
+                                Some(i) => i,
+                                None => {
+                                    tables.push((section, DeTable::new()));
+                                    tables.len() - 1
+                                }
+                            };
+                            tables[i].1.insert(leaf, value);
                         }
                     }
                 }
@@ -317,7 +314,9 @@ pub fn to_table(
             "record" => {
                 let mut t = DeTable::new();
                 for o in &s.options {
-                    let Some(mut value) = single(o, &mut problems) else {
+                    let setting = SETTINGS.iter().find(|r| r.is_record() && r.uci == o.name);
+                    // An unknown option is kept: the walker reports it with the others.
+                    let Some(mut value) = single_any(o, setting, &mut problems) else {
                         continue;
                     };
                     if o.name == "interface"
@@ -327,7 +326,8 @@ pub fn to_table(
                         aliases.push((records.len(), name.to_string()));
                         value = Spanned::new(value.span(), DeValue::String(Cow::Owned(dev)));
                     }
-                    t.insert(key(&o.name, &o.name_span), value);
+                    let name = setting.map_or(o.name.as_str(), |s| s.leaf());
+                    t.insert(key(name, &o.name_span), value);
                 }
                 records.push(Spanned::new(s.span.clone(), DeValue::Table(t)));
             }
@@ -337,16 +337,10 @@ pub fn to_table(
             )),
         }
     }
-    if !provider.is_empty() {
+    for (name, table) in tables {
         root.insert(
-            key("provider", &(0..0)),
-            Spanned::new(0..0, DeValue::Table(provider)),
-        );
-    }
-    if !retry.is_empty() {
-        root.insert(
-            key("retry", &(0..0)),
-            Spanned::new(0..0, DeValue::Table(retry)),
+            key(name, &(0..0)),
+            Spanned::new(0..0, DeValue::Table(table)),
         );
     }
     if !records.is_empty() {
@@ -358,9 +352,17 @@ pub fn to_table(
     (root, problems)
 }
 
+fn single(o: &Opt, s: &Setting, problems: &mut Vec<Problem>) -> Option<Spanned<DeValue<'static>>> {
+    single_any(o, Some(s), problems)
+}
+
 /// The one value of an `option` line as a spanned TOML value (booleans for the
-/// boolean options, strings otherwise).
-fn single(o: &Opt, problems: &mut Vec<Problem>) -> Option<Spanned<DeValue<'static>>> {
+/// boolean settings, strings otherwise).
+fn single_any(
+    o: &Opt,
+    setting: Option<&Setting>,
+    problems: &mut Vec<Problem>,
+) -> Option<Spanned<DeValue<'static>>> {
     if o.list {
         problems.push((
             o.name_span.clone(),
@@ -372,7 +374,7 @@ fn single(o: &Opt, problems: &mut Vec<Problem>) -> Option<Spanned<DeValue<'stati
         return None;
     }
     let (v, span) = o.values.first()?;
-    let value = if BOOLEANS.contains(&o.name.as_str()) {
+    let value = if setting.is_some_and(|s| matches!(s.kind, Kind::Bool)) {
         match v.as_str() {
             "1" | "yes" | "on" | "true" | "enabled" => DeValue::Boolean(true),
             "0" | "no" | "off" | "false" | "disabled" => DeValue::Boolean(false),

@@ -1,0 +1,116 @@
+//! The use cases behind the commands: `run`, `update`, `check`, `status`. `main` only
+//! parses the command line, sets up logging and calls [`main`]; everything a command
+//! does is here, where tests reach it without the binary.
+
+pub mod check;
+pub mod exit;
+pub mod run;
+pub mod status;
+pub mod update;
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::cli::{Cli, Command};
+use crate::config::{self, Config};
+use crate::netlink;
+pub use exit::Exit;
+
+/// Why a command stopped. Closed: each kind has its exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The config, or a file it names, is invalid.
+    Config(String),
+    /// `update` for an interface or family no enabled record follows.
+    NotFollowed(String),
+    /// Anything else that kept the command from doing its work.
+    Failed(String),
+}
+
+impl Error {
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Config(_) => Exit::Config,
+            Error::NotFollowed(_) => Exit::NotFollowed,
+            Error::Failed(_) => Exit::Failure,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(m) | Error::Failed(m) => f.write_str(m),
+            Error::NotFollowed(m) => write!(f, "{m}; nothing to do"),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Runs the command `cli` names. `config_given`: the config path was chosen (option or
+/// environment), not defaulted.
+pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
+    let rt = runtime()?;
+    let config = rt.block_on(resolve_config(cli, config_given))?;
+    match &cli.command {
+        Command::Check => check::run(&config),
+        Command::Status { json } => status::show(&config, *json),
+        Command::Update(request) => rt.block_on(update::run(config, request, cli.dry_run)),
+        Command::Run => rt.block_on(run::run(config, cli.dry_run)),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // getaddrinfo runs on a blocking thread; let it go soon after each update.
+        .thread_keep_alive(Duration::from_secs(1))
+        .build()
+        .map_err(|e| Error::Failed(format!("cannot start the runtime: {e}")))
+}
+
+/// The config file; on OpenWrt, UCI's file when the TOML one does not exist; or, for a
+/// dry run with no file at all, the embedded default on the default-route interface.
+pub async fn resolve_config(cli: &Cli, config_given: bool) -> Result<Config> {
+    let openwrt = Path::new(config::OPENWRT_PATH);
+    let path = if !config_given && !cli.config.exists() && openwrt.exists() {
+        openwrt
+    } else {
+        cli.config.as_path()
+    };
+    if !config_given && cli.dry_run && !path.exists() {
+        let iface = netlink::default_route_interface().await;
+        let iface = iface.map_err(Error::Failed)?.ok_or_else(|| {
+            Error::Config(format!(
+                "no config file at {} and no default route to demonstrate on; \
+                 pass --config PATH",
+                cli.config.display()
+            ))
+        })?;
+        info!(
+            interface = %iface,
+            "no config file at {}: dry run with the embedded default record on the \
+             default-route interface",
+            cli.config.display()
+        );
+        return Ok(config::embedded_default(&iface));
+    }
+    let loaded = config::load(path).map_err(|e| {
+        let mut msg = e.to_string();
+        if !config_given && !path.exists() {
+            msg.push_str(
+                "\nhint: write one (see README.md), or try `dynhost --dry-run run` to watch \
+                 the default-route interface with an example record",
+            );
+        }
+        Error::Config(msg)
+    })?;
+    for w in &loaded.warnings {
+        warn!("{w}");
+    }
+    Ok(loaded.config)
+}

@@ -1,0 +1,122 @@
+//! `dynhost run`: the daemon. Binds the control socket, takes the state lock, installs
+//! the signal handlers, then hands over to the daemon driver until SIGTERM.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use super::{Error, Exit, Result};
+use crate::config::{self, Config};
+use crate::driver::{Command, Edges, Rtnetlink, daemon};
+use crate::provider::Sender;
+use crate::state::{StateMap, Store};
+use crate::{control, netlink, notify};
+
+pub async fn run(config: Config, dry_run: bool) -> Result<Exit> {
+    let publisher = Sender::new(&config, dry_run).map_err(Error::Config)?;
+    let mut store = Store::new(&config.state_dir, dry_run);
+    let (tx, rx) = mpsc::unbounded_channel();
+    // Hooks reach us here; a dry run stays out of a real daemon's way. Binding first
+    // also tells at once whether another daemon is already listening.
+    let mut _lock = None;
+    if !dry_run {
+        let listener = control::bind(&config.control_socket).map_err(|e| {
+            Error::Failed(format!("control socket: {e}; is dynhost already running?"))
+        })?;
+        // A hook's one-shot round (at boot, a PPP link often comes up first) may hold
+        // the lock for one request: wait for it rather than fail.
+        let wait = config.provider.timeout + Duration::from_secs(10);
+        _lock = Some(store.lock(wait).map_err(|e| {
+            Error::Failed(format!(
+                "cannot take the state lock: {e}; is dynhost already running?"
+            ))
+        })?);
+        tokio::spawn(control::serve(listener, tx.clone()));
+    }
+    let state = load_state(&mut store);
+    let shutdown = signals(config.source.clone(), tx)?;
+    let edges = Edges {
+        config,
+        kernel: Rtnetlink {
+            // A small buffer provokes overruns in tests (the resync path).
+            rcvbuf: std::env::var("DYNHOST_NETLINK_RCVBUF")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(netlink::DEFAULT_RCVBUF),
+        },
+        publisher,
+        store,
+        state,
+    };
+    let ready = || {
+        info!("ready");
+        notify::notify("READY=1");
+    };
+    daemon::run(
+        edges,
+        move |c: &Config| Sender::new(c, dry_run),
+        rx,
+        shutdown,
+        ready,
+    )
+    .await
+    .map_err(Error::Failed)?;
+    notify::notify("STOPPING=1");
+    Ok(Exit::Success)
+}
+
+/// The state file, or an empty state when it cannot be read (each record is then sent
+/// once).
+pub fn load_state(store: &mut Store) -> StateMap {
+    store.load().unwrap_or_else(|e| {
+        warn!(error = %e, "state file unreadable; starting without it (records are sent once)");
+        StateMap::new()
+    })
+}
+
+/// SIGHUP reloads `source` into the daemon; the future returned resolves at SIGTERM or
+/// SIGINT.
+fn signals(
+    source: Option<PathBuf>,
+    tx: mpsc::UnboundedSender<Command>,
+) -> Result<impl Future<Output = ()>> {
+    let install = |kind| {
+        signal(kind).map_err(|e| Error::Failed(format!("cannot install signal handlers: {e}")))
+    };
+    let mut hup = install(SignalKind::hangup())?;
+    let mut term = install(SignalKind::terminate())?;
+    let mut int = install(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            reload(source.as_deref(), &tx);
+        }
+    });
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+/// SIGHUP: load and validate; a broken file keeps the running config.
+fn reload(path: Option<&Path>, tx: &mpsc::UnboundedSender<Command>) {
+    let Some(path) = path else {
+        warn!("SIGHUP: running on the embedded default, there is no file to reload");
+        return;
+    };
+    match config::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                warn!("{w}");
+            }
+            info!(path = %path.display(), "SIGHUP: config loaded");
+            let _ = tx.send(Command::Reload(Box::new(loaded.config)));
+        }
+        Err(e) => error!("SIGHUP: reload failed, keeping the running config: {e}"),
+    }
+}

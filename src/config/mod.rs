@@ -1,0 +1,268 @@
+//! The configuration: TOML (or OpenWrt's UCI) to a validated `Config`, with every error
+//! at once, each naming the file, the line and the key.
+//!
+//! - [`settings`]: the one table of settings (key, UCI option, kind, range, default,
+//!   help); everything below reads it.
+//! - `walk`: the reader, pure but for what it asks through [`files::Files`].
+//! - [`uci`]: OpenWrt's format, translated into the tree `walk` reads.
+//! - [`checks`]: checks of single values, shared with the command line and the control
+//!   protocol.
+//! - [`files`]: all the config's file I/O.
+//! - `display`: `dynhost check`'s restatement.
+
+pub mod checks;
+mod display;
+pub mod files;
+pub mod settings;
+pub mod uci;
+mod walk;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::Url;
+
+use crate::engine::{SlotKey, SlotSpec, Timing};
+use crate::model::Family;
+use crate::secret::Secret;
+
+pub use checks::{DEFAULT_URL, check_hostname, check_interface, check_url};
+pub use files::{load, parse};
+pub use walk::read;
+
+pub const DEFAULT_PATH: &str = "/etc/dynhost/config.toml";
+/// Used instead of `DEFAULT_PATH` when that does not exist and this does (OpenWrt).
+pub const OPENWRT_PATH: &str = "/etc/config/dynhost";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where it came from: a path, or `None` for the embedded default.
+    pub source: Option<PathBuf>,
+    pub state_dir: PathBuf,
+    pub control_socket: PathBuf,
+    pub debounce: Duration,
+    pub debounce_max: Duration,
+    /// Sends per record and family in any hour before throttling to one per 5 minutes.
+    pub max_updates_per_hour: u32,
+    pub provider: Provider,
+    pub retry: Retry,
+    pub records: Vec<Record>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Provider {
+    pub url: Url,
+    pub ca_file: Option<PathBuf>,
+    /// Bound on one whole request (connect, TLS, answer).
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Retry {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub hostname: String,
+    pub username: String,
+    pub password: Secret,
+    pub password_file: Option<PathBuf>,
+    /// The kernel device followed.
+    pub interface: String,
+    /// The OpenWrt logical name it was given as (`wan`), if any.
+    pub interface_alias: Option<String>,
+    pub ipv4: bool,
+    pub ipv6: bool,
+    pub enabled: bool,
+    /// Unix time of the last change to this record's config: the newest mtime of the
+    /// config file and its password file. `None`: unknown.
+    pub changed_at: Option<u64>,
+}
+
+impl Config {
+    /// Nothing set; `Config::defaults` fills it from the settings table.
+    fn empty() -> Config {
+        Config {
+            source: None,
+            state_dir: PathBuf::new(),
+            control_socket: PathBuf::new(),
+            debounce: Duration::ZERO,
+            debounce_max: Duration::ZERO,
+            max_updates_per_hour: 0,
+            provider: Provider {
+                url: Url::parse(DEFAULT_URL).expect("the default URL parses"),
+                ca_file: None,
+                timeout: Duration::ZERO,
+            },
+            retry: Retry {
+                initial: Duration::ZERO,
+                max: Duration::ZERO,
+            },
+            records: Vec::new(),
+        }
+    }
+
+    pub fn timing(&self) -> Timing {
+        Timing {
+            debounce: self.debounce,
+            debounce_max: self.debounce_max,
+            retry_initial: self.retry.initial,
+            retry_max: self.retry.max,
+            max_per_hour: self.max_updates_per_hour,
+        }
+    }
+
+    /// One slot per enabled record and family it publishes.
+    pub fn slot_specs(&self) -> Vec<SlotSpec> {
+        let mut specs = Vec::new();
+        for (index, r) in self.records.iter().enumerate().filter(|(_, r)| r.enabled) {
+            for family in Family::ALL.into_iter().filter(|f| r.publishes(*f)) {
+                specs.push(SlotSpec {
+                    key: SlotKey {
+                        hostname: r.hostname.clone(),
+                        family,
+                    },
+                    record: index,
+                    interface: r.interface.clone(),
+                    config_changed_at: r.changed_at,
+                });
+            }
+        }
+        specs
+    }
+
+    /// The enabled record that publishes `key`.
+    pub fn record_for(&self, key: &SlotKey) -> Option<&Record> {
+        self.records
+            .iter()
+            .find(|r| r.enabled && r.hostname == key.hostname && r.publishes(key.family))
+    }
+
+    /// The interfaces enabled records follow, sorted, for log lines.
+    pub fn interfaces(&self) -> String {
+        let mut names: Vec<&str> = self
+            .records
+            .iter()
+            .filter(|r| r.enabled)
+            .map(|r| r.interface.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names.join(", ")
+    }
+}
+
+impl Record {
+    fn empty() -> Record {
+        Record {
+            hostname: String::new(),
+            username: String::new(),
+            password: Secret::new(String::new()),
+            password_file: None,
+            interface: String::new(),
+            interface_alias: None,
+            ipv4: false,
+            ipv6: false,
+            enabled: false,
+            changed_at: None,
+        }
+    }
+
+    pub fn publishes(&self, family: Family) -> bool {
+        match family {
+            Family::V4 => self.ipv4,
+            Family::V6 => self.ipv6,
+        }
+    }
+}
+
+/// One problem, where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub message: String,
+}
+
+/// Everything wrong with a config file.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub origin: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{}: {n} error{}",
+            self.origin,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            if p.line == 0 {
+                write!(f, "\n  {}: ", self.origin)?;
+            } else {
+                write!(f, "\n  {}:{}:{}: ", self.origin, p.line, p.column)?;
+            }
+            if !p.key.is_empty() {
+                write!(f, "{}: ", p.key)?;
+            }
+            f.write_str(&p.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A loaded config plus the warnings worth telling the operator (once, at load).
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+/// The config used when no file exists: an example record on `interface`, good for a
+/// dry run only.
+pub fn embedded_default(interface: &str) -> Config {
+    let text = format!(
+        r#"# dynhost's embedded default: a dry-run demonstration, never sent.
+[[record]]
+hostname = "dynhost.example.com"
+username = "example.com-dynhost"
+password = "not-a-real-password"
+interface = "{interface}"
+ipv4 = true
+ipv6 = true
+"#
+    );
+    match parse(&text, None) {
+        Ok(loaded) => loaded.config,
+        // The interface name came from the kernel; anything else here is our bug.
+        Err(e) => panic!("embedded default config is invalid: {e}"),
+    }
+}
+
+/// A TOML basic string.
+pub(crate) fn quote(s: &str) -> String {
+    let mut out = String::from('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests;

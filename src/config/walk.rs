@@ -1,0 +1,496 @@
+//! The config text to a validated `Config`, with every error at once, each naming the
+//! file, the line and the key. Pure but for what it asks through `Files`.
+//!
+//! The file is walked over toml's spanned tree rather than deserialised with serde:
+//! serde stops at the first error, and we want them all, with their locations. Which
+//! keys exist, their kinds, ranges and defaults all come from `settings::SETTINGS`.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::checks::{check_password, check_url, suggest};
+use super::files::Files;
+use super::settings::{self, Default, Kind, SETTINGS, Setting, Target, Value};
+use super::{Config, ConfigError, Loaded, Problem, Record, uci};
+use crate::duration;
+use crate::model::Family;
+use crate::secret::Secret;
+
+type Spanned_<'a> = Spanned<DeValue<'a>>;
+
+/// Reads config text: TOML, or UCI when it looks like UCI.
+pub fn read(text: &str, path: Option<&Path>, files: &dyn Files) -> Result<Loaded, ConfigError> {
+    let origin = path.map_or_else(
+        || "<embedded default>".to_string(),
+        |p| p.display().to_string(),
+    );
+    let base = path
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut w = Walker {
+        text,
+        base,
+        files,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let config_time = path.and_then(|p| files.modified(p));
+    let config = if uci::looks_like_uci(text) {
+        let (sections, syntax) = uci::parse(text);
+        let network = path
+            .and_then(|p| files.network(p))
+            .map(|n| uci::parse(&n).0)
+            .unwrap_or_default();
+        let mut aliases = Vec::new();
+        let (root, problems) = uci::to_table(&sections, &network, &mut aliases);
+        for (span, msg) in syntax.into_iter().chain(problems) {
+            w.problem(span, "", msg);
+        }
+        let mut config = w.root(&root, true, config_time);
+        for (i, logical) in aliases {
+            if let Some(r) = config.records.get_mut(i) {
+                r.interface_alias = Some(logical);
+            }
+        }
+        config
+    } else {
+        let (root, syntax) = DeTable::parse_recoverable(text);
+        for e in syntax {
+            let span = e.span().unwrap_or(0..0);
+            w.problem(span, "", e.message().trim().to_string());
+        }
+        w.root(root.get_ref(), false, config_time)
+    };
+    let mut config = config;
+    config.source = path.map(Path::to_path_buf);
+    w.problems.sort_by_key(|p| (p.line, p.column));
+    w.problems.dedup();
+    if w.problems.is_empty() {
+        Ok(Loaded {
+            config,
+            warnings: w.warnings,
+        })
+    } else {
+        Err(ConfigError {
+            origin,
+            problems: w.problems,
+        })
+    }
+}
+
+/// The value a setting takes when its key is absent (`Required` and `Absent` ones
+/// have none).
+fn default_text(s: &Setting, uci: bool) -> Option<&'static str> {
+    match (s.default, s.uci_default) {
+        (_, Some(u)) if uci => Some(u),
+        (Default::Value(v) | Default::Derived { value: v, .. }, _) => Some(v),
+        _ => None,
+    }
+}
+
+/// Parses a setting's text form (defaults are read exactly as if written in a file).
+pub(super) fn from_text(kind: &Kind, text: &str) -> Result<Value, String> {
+    Ok(match kind {
+        Kind::Duration { .. } => Value::Duration(duration::parse(text)?),
+        Kind::Count { .. } => Value::Count(text.parse().map_err(|_| format!("{text:?}"))?),
+        Kind::Bool => Value::Bool(text.parse().map_err(|_| format!("{text:?}"))?),
+        Kind::Path => Value::Path(PathBuf::from(text)),
+        Kind::Url => Value::Url(check_url(text)?),
+        Kind::Name(check) => {
+            check(text)?;
+            Value::Text(text.to_string())
+        }
+        Kind::Secret => Value::Secret(Secret::new(text.to_string())),
+    })
+}
+
+impl Config {
+    /// Every setting at its default; `uci` for a UCI config.
+    pub fn defaults(uci: bool) -> Config {
+        let mut c = Config::empty();
+        for s in SETTINGS {
+            if let (Target::Global { set, .. }, Some(t)) = (s.target, default_text(s, uci)) {
+                set(
+                    &mut c,
+                    from_text(&s.kind, t).expect("the table's defaults are valid"),
+                );
+            }
+        }
+        c
+    }
+}
+
+impl Record {
+    /// A record with every optional setting at its default.
+    fn defaults() -> Record {
+        let mut r = Record::empty();
+        for s in SETTINGS {
+            if let (Target::Record { set, .. }, Some(t)) = (s.target, default_text(s, false)) {
+                set(
+                    &mut r,
+                    from_text(&s.kind, t).expect("the table's defaults are valid"),
+                );
+            }
+        }
+        r
+    }
+}
+
+struct Walker<'t> {
+    text: &'t str,
+    base: PathBuf,
+    files: &'t dyn Files,
+    problems: Vec<Problem>,
+    warnings: Vec<String>,
+}
+
+impl Walker<'_> {
+    fn problem(&mut self, span: Range<usize>, key: &str, message: impl Into<String>) {
+        let start = span.start.min(self.text.len());
+        let before = &self.text[..start];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        self.problems.push(Problem {
+            line,
+            column,
+            key: key.to_string(),
+            message: message.into(),
+        });
+    }
+
+    /// Reports keys of `table` that are not in `known`, with a suggestion when close.
+    fn unknown_keys(&mut self, table: &DeTable<'_>, prefix: &str, known: &[&str]) {
+        for (k, _) in table.iter() {
+            let name = k.get_ref().as_ref();
+            if known.contains(&name) {
+                continue;
+            }
+            let full = format!("{prefix}{name}");
+            let hint = suggest(name, known, prefix);
+            self.problem(k.span(), &full, format!("unknown key{hint}"));
+        }
+    }
+
+    fn table<'v, 'a>(&mut self, v: &'v Spanned_<'a>, key: &str) -> Option<&'v DeTable<'a>> {
+        match v.get_ref() {
+            DeValue::Table(t) => Some(t),
+            other => {
+                self.problem(
+                    v.span(),
+                    key,
+                    format!("expected a table, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn string<'v>(&mut self, v: &'v Spanned_<'_>, key: &str) -> Option<&'v str> {
+        match v.get_ref() {
+            DeValue::String(s) => Some(s.as_ref()),
+            other => {
+                self.problem(
+                    v.span(),
+                    key,
+                    format!("expected a string, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    /// One value, checked against its setting's kind and range.
+    fn value(&mut self, v: &Spanned_<'_>, key: &str, kind: &Kind) -> Option<Value> {
+        let result = match (kind, v.get_ref()) {
+            (Kind::Duration { min, max }, value) => {
+                let d = match value {
+                    DeValue::String(s) => duration::parse(s),
+                    DeValue::Integer(i) => i
+                        .as_str()
+                        .parse::<u64>()
+                        .map(Duration::from_secs)
+                        .map_err(|_| format!("{} is not a number of seconds", i.as_str())),
+                    other => Err(format!(
+                        "expected a duration such as \"1s\", found {}",
+                        other.type_str()
+                    )),
+                };
+                d.and_then(|d| {
+                    if d < *min || d > *max {
+                        Err(format!(
+                            "{} is out of range ({} to {})",
+                            duration::format(d),
+                            duration::format(*min),
+                            duration::format(*max)
+                        ))
+                    } else {
+                        Ok(Value::Duration(d))
+                    }
+                })
+            }
+            (Kind::Count { min, max }, value) => {
+                let n = match value {
+                    DeValue::Integer(i) => Ok(i.as_str().parse::<u32>().ok()),
+                    DeValue::String(s) => Ok(s.parse::<u32>().ok()),
+                    other => Err(format!("expected a number, found {}", other.type_str())),
+                };
+                n.and_then(|n| match n {
+                    Some(n) if (*min..=*max).contains(&n) => Ok(Value::Count(n)),
+                    _ => Err(format!("expected a number from {min} to {max}")),
+                })
+            }
+            (Kind::Bool, DeValue::Boolean(b)) => Ok(Value::Bool(*b)),
+            (Kind::Bool, other) => Err(format!(
+                "expected true or false, found {}",
+                other.type_str()
+            )),
+            (Kind::Path, _) => {
+                let s = self.string(v, key)?;
+                if s.is_empty() {
+                    Err("must not be empty".to_string())
+                } else {
+                    Ok(Value::Path(self.base.join(s)))
+                }
+            }
+            (Kind::Url, _) => check_url(self.string(v, key)?).map(Value::Url),
+            (Kind::Name(check), _) => {
+                let s = self.string(v, key)?;
+                check(s).map(|()| Value::Text(s.to_string()))
+            }
+            (Kind::Secret, _) => {
+                let s = self.string(v, key)?;
+                check_password(s).map(|()| Value::Secret(Secret::new(s.to_string())))
+            }
+        };
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.problem(v.span(), key, e);
+                None
+            }
+        }
+    }
+
+    /// Applies the settings of `section` found in `table`; `prefix` names keys in errors.
+    fn apply(
+        &mut self,
+        table: &DeTable<'_>,
+        section: &str,
+        prefix: &str,
+        config: &mut Config,
+        record: &mut Record,
+    ) {
+        for s in settings::in_section(section) {
+            let Some(v) = table.get(s.leaf()) else {
+                continue;
+            };
+            let key = format!("{prefix}{}", s.leaf());
+            let Some(value) = self.value(v, &key, &s.kind) else {
+                continue;
+            };
+            match s.target {
+                Target::Global { set, .. } => set(config, value),
+                Target::Record { set, .. } => set(record, value),
+            }
+        }
+    }
+
+    fn root(&mut self, root: &DeTable<'_>, uci: bool, config_time: Option<u64>) -> Config {
+        let sections = settings::sections();
+        let mut known: Vec<&str> = settings::in_section("").map(Setting::leaf).collect();
+        known.extend(&sections);
+        self.unknown_keys(root, "", &known);
+        let mut c = Config::defaults(uci);
+        let mut scratch = Record::empty();
+        self.apply(root, "", "", &mut c, &mut scratch);
+        for section in sections.iter().filter(|s| **s != "record") {
+            let Some(v) = root.get(*section) else {
+                continue;
+            };
+            let Some(t) = self.table(v, section) else {
+                continue;
+            };
+            let prefix = format!("{section}.");
+            let names: Vec<&str> = settings::in_section(section).map(Setting::leaf).collect();
+            self.unknown_keys(t, &prefix, &names);
+            self.apply(t, section, &prefix, &mut c, &mut scratch);
+        }
+        self.derived(root, &mut c);
+        if let Some(ca) = &c.provider.ca_file
+            && let Err(e) = self.files.present(ca)
+        {
+            let span = match root.get("provider").map(Spanned::get_ref) {
+                Some(DeValue::Table(t)) => t.get("ca_file").map_or(0..0, Spanned::span),
+                _ => 0..0,
+            };
+            self.problem(span, "provider.ca_file", e);
+        }
+        c.records = self.records(root.get("record"), config_time);
+        c
+    }
+
+    /// Defaults that depend on another setting, and the orderings between settings.
+    fn derived(&mut self, root: &DeTable<'_>, c: &mut Config) {
+        let at = |table: Option<&str>, key: &str| {
+            let t = match table {
+                None => Some(root),
+                Some(name) => match root.get(name).map(Spanned::get_ref) {
+                    Some(DeValue::Table(t)) => Some(t),
+                    _ => None,
+                },
+            };
+            t.and_then(|t| t.get(key)).map(Spanned::span)
+        };
+        match at(None, "debounce_max") {
+            None => c.debounce_max = c.debounce.max(Duration::from_secs(10)),
+            Some(span) if c.debounce_max < c.debounce => {
+                let msg = format!(
+                    "{} is shorter than debounce ({})",
+                    duration::format(c.debounce_max),
+                    duration::format(c.debounce)
+                );
+                self.problem(span, "debounce_max", msg);
+            }
+            Some(_) => {}
+        }
+        match at(Some("retry"), "max") {
+            None => c.retry.max = c.retry.max.max(c.retry.initial),
+            Some(span) if c.retry.max < c.retry.initial => {
+                let msg = format!(
+                    "{} is shorter than retry.initial ({})",
+                    duration::format(c.retry.max),
+                    duration::format(c.retry.initial)
+                );
+                self.problem(span, "retry.max", msg);
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn records(&mut self, v: Option<&Spanned_<'_>>, config_time: Option<u64>) -> Vec<Record> {
+        let Some(v) = v else {
+            self.problem(
+                0..0,
+                "record",
+                "no [[record]] is defined: there is nothing to update",
+            );
+            return Vec::new();
+        };
+        let DeValue::Array(items) = v.get_ref() else {
+            self.problem(
+                v.span(),
+                "record",
+                "expected [[record]] tables (an array of tables)",
+            );
+            return Vec::new();
+        };
+        let mut records = Vec::new();
+        let mut seen: HashSet<(String, Family)> = HashSet::new();
+        for (i, item) in items.iter().enumerate() {
+            let key = format!("record[{}]", i + 1);
+            let Some(t) = self.table(item, &key) else {
+                continue;
+            };
+            let Some(mut r) = self.record(t, item.span(), &key) else {
+                continue;
+            };
+            r.changed_at = match (&r.password_file, config_time) {
+                (Some(p), Some(c)) => self.files.modified(p).map(|t| t.max(c)),
+                (None, c) => c,
+                (Some(_), None) => None,
+            };
+            for family in Family::ALL {
+                if r.enabled && r.publishes(family) && !seen.insert((r.hostname.clone(), family)) {
+                    let span = t.get("hostname").map_or(item.span(), |v| v.span());
+                    self.problem(
+                        span,
+                        &format!("{key}.hostname"),
+                        format!(
+                            "{} {family} is already published by an earlier record; \
+                             two records would fight over it",
+                            r.hostname
+                        ),
+                    );
+                }
+            }
+            records.push(r);
+        }
+        records
+    }
+
+    fn record(&mut self, t: &DeTable<'_>, span: Range<usize>, key: &str) -> Option<Record> {
+        let prefix = format!("{key}.");
+        let names: Vec<&str> = settings::in_section("record").map(Setting::leaf).collect();
+        self.unknown_keys(t, &prefix, &names);
+        let before = self.problems.len();
+        for s in settings::in_section("record") {
+            if matches!(s.default, Default::Required) && t.get(s.leaf()).is_none() {
+                let k = format!("{prefix}{}", s.leaf());
+                self.problem(span.clone(), &k, "missing (required)");
+            }
+        }
+        let mut r = Record::defaults();
+        let mut scratch = Config::empty();
+        self.apply(t, "record", &prefix, &mut scratch, &mut r);
+        self.password(t, span.clone(), key, &mut r);
+        if !r.ipv4 && !r.ipv6 {
+            self.problem(
+                span,
+                key,
+                "publishes neither ipv4 nor ipv6: set ipv4 = true or ipv6 = true, \
+                 or enabled = false to keep the record without sending",
+            );
+        }
+        (self.problems.len() == before).then_some(r)
+    }
+
+    /// `password` or `password_file`, exactly one; the file is read here.
+    fn password(&mut self, t: &DeTable<'_>, span: Range<usize>, key: &str, r: &mut Record) {
+        match (t.get("password"), t.get("password_file")) {
+            (Some(_), Some(f)) => self.problem(
+                f.span(),
+                &format!("{key}.password_file"),
+                "give either password or password_file, not both",
+            ),
+            (None, None) => self.problem(
+                span,
+                &format!("{key}.password"),
+                "missing: set password_file (recommended) or password",
+            ),
+            (Some(_), None) => {}
+            (None, Some(v)) => {
+                let (Some(path), Some(DeValue::String(raw))) =
+                    (&r.password_file, Some(v.get_ref()))
+                else {
+                    return;
+                };
+                let mut path = path.clone();
+                // systemd's LoadCredential=NAME:... puts the file at $CREDENTIALS_DIRECTORY/NAME.
+                if Path::new(raw.as_ref()).is_relative()
+                    && let Some(cred) = self.files.credential(raw)
+                {
+                    path = cred;
+                }
+                match self.files.password(&path) {
+                    Ok((secret, warning)) => {
+                        self.warnings.extend(warning);
+                        r.password = secret;
+                    }
+                    // A disabled record sends nothing: its password may be missing
+                    // (OpenWrt's default config ships a disabled example).
+                    Err(e) if !r.enabled => self.warnings.push(format!(
+                        "{key} is disabled; its password is not usable: {e}"
+                    )),
+                    Err(e) => self.problem(v.span(), &format!("{key}.password_file"), e),
+                }
+                r.password_file = Some(path);
+            }
+        }
+    }
+}

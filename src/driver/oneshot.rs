@@ -1,0 +1,125 @@
+//! `dynhost update` without a daemon: one round with the same engine and the same
+//! action execution as the daemon, then exit.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::{Done, Edges, Io, Kernel, Left, now};
+use crate::engine::{Engine, Mode, RequestError, SlotKey, SlotReport, SlotResult};
+use crate::provider::Publish;
+use crate::provider::reply::Outcome;
+use crate::request::UpdateRequest;
+use crate::state;
+
+/// What one round did.
+pub struct Round {
+    pub reports: Vec<SlotReport>,
+    /// The answer to what was sent in this round, per slot.
+    pub sent: BTreeMap<SlotKey, Outcome>,
+}
+
+impl Round {
+    pub fn failed(&self) -> bool {
+        failed(&self.reports)
+    }
+
+    pub fn summary(&self) -> String {
+        summary(&self.reports, &self.sent)
+    }
+}
+
+/// Why a round could not run.
+#[derive(Debug)]
+pub enum RoundError {
+    /// The engine refused the request: no record follows it.
+    Request(RequestError),
+    /// The state file could not be written.
+    Persist(String),
+}
+
+impl std::fmt::Display for RoundError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RoundError::Request(e) => e.fmt(f),
+            RoundError::Persist(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Whether some slot could not be published (for the exit code).
+pub fn failed(reports: &[SlotReport]) -> bool {
+    reports.iter().any(|r| r.result.is_failure())
+}
+
+/// One line per slot, for stdout. `sent` holds what this process sent itself.
+pub fn summary(reports: &[SlotReport], sent: &BTreeMap<SlotKey, Outcome>) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let last = r.last_reply.as_deref().unwrap_or("no reply yet");
+        let line = match (&r.result, sent.get(&r.key)) {
+            (SlotResult::UpToDate(a), Some(Outcome::DryRun)) => {
+                format!("dry run: would publish {a} (nothing sent)")
+            }
+            (SlotResult::UpToDate(a), Some(o)) => format!("published {a} ({o})"),
+            (SlotResult::UpToDate(a), None) => format!("up to date ({a}; last reply: {last})"),
+            (SlotResult::Unavailable(why), _) => format!("nothing to publish: {why}"),
+            (SlotResult::Retrying { reply, in_secs }, _) => format!(
+                "not published: {reply}; next attempt allowed in {in_secs}s (the daemon \
+                 retries by itself; --force sends now)"
+            ),
+            (SlotResult::Blocked { reply }, _) => {
+                format!("blocked after {reply:?}: fix the record's config (or pass --force)")
+            }
+            (SlotResult::Pending, _) => format!("no answer yet (last reply: {last})"),
+        };
+        let _ = writeln!(out, "{}: {line}", r.key);
+    }
+    out
+}
+
+/// Runs one round: read the interfaces (unless the request gives the address), send
+/// what is needed, persist.
+pub async fn run<K: Kernel, P: Publish>(
+    edges: &mut Edges<K, P>,
+    request: &UpdateRequest,
+) -> Result<Round, RoundError> {
+    let mut engine = Engine::new(
+        Mode::OneShot,
+        edges.config.timing(),
+        edges.config.slot_specs(),
+        &edges.state,
+        now(),
+        state::wall_now(),
+        u64::from(std::process::id()),
+    );
+    engine
+        .handle_request(now(), request, None)
+        .map_err(RoundError::Request)?;
+    let mut io = Io::default();
+    let mut sent = BTreeMap::new();
+    loop {
+        while let Some(action) = engine.poll_action() {
+            match edges.execute(&mut engine, action, &mut io, true) {
+                Left::Nothing | Left::Report(..) => {}
+                Left::PersistFailed(e) => {
+                    return Err(RoundError::Persist(format!(
+                        "cannot write {}: {e}",
+                        edges.store.path().display()
+                    )));
+                }
+            }
+        }
+        if io.idle() {
+            break;
+        }
+        let done = io.next().await;
+        if let Done::Sent(key, _, outcome) = &done {
+            sent.insert(key.clone(), outcome.clone());
+        }
+        edges.apply(&mut engine, done);
+    }
+    Ok(Round {
+        reports: engine.report(now()),
+        sent,
+    })
+}

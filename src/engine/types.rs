@@ -1,0 +1,170 @@
+//! The engine's vocabulary: what identifies a slot, what it needs to know, what it
+//! remembers across restarts, the work it hands out and what it reports.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::model::Family;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SlotKey {
+    pub hostname: String,
+    pub family: Family,
+}
+
+impl fmt::Display for SlotKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.hostname, self.family)
+    }
+}
+
+/// What the engine needs to know about one record and family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotSpec {
+    pub key: SlotKey,
+    /// Which config record it belongs to: slots of one record share a login and a host.
+    pub record: usize,
+    pub interface: String,
+    /// Unix time of the last change to this record's config (file mtimes). A block
+    /// persisted before it is stale. `None`: unknown, blocks are not carried over.
+    pub config_changed_at: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    pub debounce: Duration,
+    pub debounce_max: Duration,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// Sends per slot in any hour before the slot is throttled.
+    pub max_per_hour: u32,
+}
+
+/// Once a slot has sent `max_per_hour` times within an hour, it sends at most this
+/// often: a link that flaps with a new address every few seconds must not turn into a
+/// request every few seconds.
+pub const THROTTLE_SPACING: Duration = Duration::from_secs(300);
+pub(super) const HOUR: Duration = Duration::from_secs(3600);
+
+/// The daemon debounces events and forgets blocks at start; a one-shot run works on
+/// the snapshot it is given and honours a block persisted under the same config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Daemon,
+    OneShot,
+}
+
+/// What the last confirmed update was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub addr: IpAddr,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+/// The last answer, whatever it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastReply {
+    /// A short token: good, nochg, badauth, http-503...
+    pub token: String,
+    /// A human sentence, bounded and sanitised.
+    pub detail: String,
+    pub at: u64,
+}
+
+/// The persisted view of every slot.
+pub type Memory = BTreeMap<SlotKey, SlotMemory>;
+
+/// What survives a restart, per slot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotMemory {
+    pub published: Option<Published>,
+    pub last_reply: Option<LastReply>,
+    /// Unix seconds before which no retry may be sent.
+    pub retry_at: Option<u64>,
+    /// Unix seconds since when the slot is blocked by a fatal answer.
+    pub blocked_since: Option<u64>,
+    /// Unix seconds of the sends of the last hour, oldest first: the hourly budget
+    /// holds across restarts and one-shot runs.
+    pub sends: Vec<u64>,
+}
+
+/// Work for the driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Read all links and addresses, then call `handle_snapshot` (or `handle_dump_failed`).
+    Dump,
+    /// Send one update, then call `handle_outcome` with the same key and address.
+    Send { key: SlotKey, addr: IpAddr },
+    /// The persistent view changed: write `memory()` out.
+    Persist,
+    /// A trigger's round is complete.
+    Report {
+        ticket: u64,
+        results: Vec<SlotReport>,
+    },
+}
+
+/// Where one slot stands, for `update` and for `status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotReport {
+    pub key: SlotKey,
+    pub result: SlotResult,
+    /// The last answer for this slot, whenever it came.
+    pub last_reply: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotResult {
+    /// The provider has this address.
+    UpToDate(IpAddr),
+    /// Nothing publishable: nothing sent.
+    Unavailable(String),
+    /// The last attempt failed; the next one waits.
+    Retrying { reply: String, in_secs: u64 },
+    /// A fatal answer: nothing is sent until the config changes.
+    Blocked { reply: String },
+    /// No snapshot has been seen yet, or a send is under way.
+    Pending,
+}
+
+impl SlotResult {
+    /// Whether this counts as a failure to publish for `update`'s exit code.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            SlotResult::Retrying { .. } | SlotResult::Blocked { .. }
+        )
+    }
+}
+
+/// Why the engine refused a request (`dynhost update`, a hook).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// No enabled record follows this interface (`None`: any) and publishes this family
+    /// (`None`: any). Nothing to do, rather than something wrong.
+    NoRecordFollows {
+        interface: Option<String>,
+        family: Option<Family>,
+    },
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::NoRecordFollows { interface, family } => {
+                f.write_str("no enabled record")?;
+                match (interface, family) {
+                    (Some(i), Some(family)) => write!(f, " follows interface {i:?} with {family}"),
+                    (Some(i), None) => write!(f, " follows interface {i:?}"),
+                    (None, Some(family)) => write!(f, " with {family}"),
+                    (None, None) => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}

@@ -1,0 +1,227 @@
+//! The state file's text: one line per record and family. Pure: text to map and back.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use super::StateMap;
+use crate::engine::{LastReply, Published, SlotKey, SlotMemory};
+use crate::model::Family;
+
+const MAGIC: &str = "dynhost-state 1";
+
+pub fn render(map: &StateMap) -> String {
+    let mut out = String::from(
+        "# dynhost: last published address per record and family. Written atomically by\n\
+         # dynhost; deleting it makes the next round send every record once.\n",
+    );
+    out.push_str(MAGIC);
+    out.push('\n');
+    for (k, m) in map {
+        let _ = write!(out, "{} {}", k.hostname, k.family);
+        if let Some(p) = &m.published {
+            let _ = write!(out, " published={}@{}", p.addr, p.at);
+        }
+        if let Some(r) = &m.last_reply {
+            let _ = write!(
+                out,
+                " reply={}@{} detail={}",
+                encode(&r.token),
+                r.at,
+                encode(&r.detail)
+            );
+        }
+        if let Some(t) = m.retry_at {
+            let _ = write!(out, " retry_at={t}");
+        }
+        if let Some(t) = m.blocked_since {
+            let _ = write!(out, " blocked_since={t}");
+        }
+        if let Some((first, rest)) = m.sends.split_first() {
+            let _ = write!(out, " sent={first}");
+            for t in rest {
+                let _ = write!(out, ",{t}");
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub fn parse(text: &str) -> Result<StateMap, String> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'));
+    match lines.next() {
+        Some((_, l)) if l.trim() == MAGIC => {}
+        Some((n, _)) => return Err(format!("line {}: not a dynhost state file", n + 1)),
+        None => return Ok(StateMap::new()),
+    }
+    let mut map = StateMap::new();
+    for (n, line) in lines {
+        let (key, mem) = parse_entry(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+        map.insert(key, mem);
+    }
+    Ok(map)
+}
+
+fn parse_entry(line: &str) -> Result<(SlotKey, SlotMemory), String> {
+    let mut words = line.split_ascii_whitespace();
+    let hostname = words.next().ok_or("empty entry")?.to_string();
+    let family = words
+        .next()
+        .and_then(Family::parse)
+        .ok_or("expected ipv4 or ipv6 after the hostname")?;
+    let mut m = SlotMemory::default();
+    let mut detail = None;
+    for w in words {
+        let (k, v) = w
+            .split_once('=')
+            .ok_or_else(|| format!("{w:?} is not key=value"))?;
+        let num = |s: &str| {
+            s.parse::<u64>()
+                .map_err(|_| format!("{k}: bad number {s:?}"))
+        };
+        let stamped = |v: &str| -> Result<(String, u64), String> {
+            let (a, t) = v
+                .rsplit_once('@')
+                .ok_or_else(|| format!("{k}: expected value@time"))?;
+            Ok((a.to_string(), num(t)?))
+        };
+        match k {
+            "published" => {
+                let (a, at) = stamped(v)?;
+                let addr: IpAddr = a.parse().map_err(|_| format!("bad address {a:?}"))?;
+                m.published = Some(Published { addr, at });
+            }
+            "reply" => {
+                let (token, at) = stamped(v)?;
+                m.last_reply = Some(LastReply {
+                    token: decode(&token)?,
+                    detail: String::new(),
+                    at,
+                });
+            }
+            "detail" => detail = Some(decode(v)?),
+            "retry_at" => m.retry_at = Some(num(v)?),
+            "blocked_since" => m.blocked_since = Some(num(v)?),
+            "sent" => m.sends = v.split(',').map(num).collect::<Result<_, _>>()?,
+            // Written by a newer version: keep going with what we understand.
+            _ => {}
+        }
+    }
+    if let (Some(r), Some(d)) = (&mut m.last_reply, detail) {
+        r.detail = d;
+    }
+    Ok((SlotKey { hostname, family }, m))
+}
+
+/// Percent-encodes everything but a safe ASCII set, so that a value is one word.
+pub fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.:!/()[]<>,'".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Reverses `encode`.
+pub fn decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3).ok_or("truncated escape")?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| "bad escape")?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "bad UTF-8 in escape".to_string())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> StateMap {
+        let mut map = StateMap::new();
+        map.insert(
+            SlotKey {
+                hostname: "home.example.com".into(),
+                family: Family::V4,
+            },
+            SlotMemory {
+                published: Some(Published {
+                    addr: "203.0.113.5".parse().unwrap(),
+                    at: 1_800_000_000,
+                }),
+                last_reply: Some(LastReply {
+                    token: "good".into(),
+                    detail: "good 203.0.113.5".into(),
+                    at: 1_800_000_000,
+                }),
+                retry_at: None,
+                blocked_since: None,
+                sends: vec![1_799_999_000, 1_800_000_000],
+            },
+        );
+        map.insert(
+            SlotKey {
+                hostname: "home.example.com".into(),
+                family: Family::V6,
+            },
+            SlotMemory {
+                published: None,
+                last_reply: Some(LastReply {
+                    token: "error-400".into(),
+                    detail: "HTTP 400 Client::BadRequest: \"{'system': ['Missing data']}\" 100%\n"
+                        .into(),
+                    at: 1_800_000_100,
+                }),
+                retry_at: Some(1_800_001_900),
+                blocked_since: Some(1_800_000_100),
+                sends: vec![],
+            },
+        );
+        map
+    }
+
+    #[test]
+    fn round_trips() {
+        let map = sample();
+        let text = render(&map);
+        assert_eq!(parse(&text).unwrap(), map);
+        for line in text.lines().filter(|l| l.starts_with("home")) {
+            assert!(!line.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn rejects_foreign_and_broken_files() {
+        assert!(
+            parse("hello\n")
+                .unwrap_err()
+                .contains("not a dynhost state file")
+        );
+        let bad = format!("{MAGIC}\nhome.example.com ipv5\n");
+        assert!(parse(&bad).unwrap_err().contains("line 2"));
+        let bad = format!("{MAGIC}\nhome.example.com ipv4 published=nope@1\n");
+        assert!(parse(&bad).is_err());
+        assert_eq!(parse("").unwrap(), StateMap::new());
+    }
+
+    #[test]
+    fn unknown_fields_are_skipped() {
+        let text = format!("{MAGIC}\nh.example.com ipv4 future=1 retry_at=5\n");
+        let map = parse(&text).unwrap();
+        assert_eq!(map.values().next().unwrap().retry_at, Some(5));
+    }
+}

@@ -54,6 +54,41 @@ fn spec_filter(spec: &str) -> Result<Targets, String> {
         .map_err(|e| format!("DYNHOST_LOG={spec:?} is not a log filter: {e}"))
 }
 
+/// The operator messages logged (by this thread) while `f` runs, one string per event:
+/// `LEVEL message field=value ...`, as an operator reads them. For tests of what the
+/// engine says, without a daemon or a namespace.
+#[cfg(test)]
+pub(crate) fn capture(f: impl FnOnce()) -> Vec<String> {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("sink").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let out = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = out.0.lock().expect("sink").clone();
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -409,3 +409,185 @@ fn the_address_families_subscribed_follow_the_records() {
         );
     });
 }
+
+// ---- the one-shot round (`dynhost update` without a daemon) ---------------------------
+
+use dynhost::driver::oneshot::{self, RoundError};
+use dynhost::engine::{SlotKey, SlotMemory, SlotResult};
+use dynhost::request::UpdateRequest;
+
+/// A one-shot round's edges over the fake kernel and provider, with `state` on disk.
+fn one_shot(
+    name: &str,
+    config_text: &str,
+    addrs: &[&'static str],
+    state: StateMap,
+) -> (Edges<FakeKernel, FakeProvider>, Shared, FakeProvider, Dir) {
+    let dir = std::env::temp_dir().join(format!("dynhost-oneshot-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let world: Shared = Rc::new(RefCell::new(World {
+        addrs: addrs.to_vec(),
+        ..Default::default()
+    }));
+    let text = format!("state_dir = \"{}\"\n{config_text}", dir.display());
+    let config = config::parse(&text, None).unwrap().config;
+    let provider = FakeProvider::default();
+    let edges = Edges {
+        store: Store::new(&config.state_dir, false),
+        config,
+        kernel: FakeKernel(world.clone()),
+        publisher: provider.clone(),
+        state,
+    };
+    (edges, world, provider, Dir(dir))
+}
+
+const HOME_PPP0: &str = "[[record]]\nhostname = \"home.example.com\"\nusername = \"u\"\n\
+                         password = \"p\"\ninterface = \"ppp0\"\n";
+const OTHER_ETH1: &str = "[[record]]\nhostname = \"other.example.com\"\nusername = \"u\"\n\
+                          password = \"p\"\ninterface = \"eth1\"\n";
+
+fn v4(host: &str) -> SlotKey {
+    SlotKey {
+        hostname: host.into(),
+        family: Family::V4,
+    }
+}
+
+#[test]
+fn a_one_shot_round_dumps_once_sends_and_persists_what_it_published() {
+    local(async {
+        let (mut edges, world, provider, _dir) =
+            one_shot("basic", HOME_PPP0, &["203.0.113.1"], StateMap::new());
+        let round = oneshot::run(&mut edges, &UpdateRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(world.borrow().dumps, 1);
+        assert_eq!(provider.log.borrow().len(), 1);
+        assert_eq!(
+            round.reports[0].result,
+            SlotResult::UpToDate("203.0.113.1".parse().unwrap())
+        );
+        assert!(!round.failed());
+        let saved = Store::new(&edges.config.state_dir, true).load().unwrap();
+        let published = saved[&v4("home.example.com")].published.clone().unwrap();
+        assert_eq!(published.addr.to_string(), "203.0.113.1");
+        assert!(round.summary().contains("published 203.0.113.1"));
+    });
+}
+
+#[test]
+fn a_one_shot_round_with_an_address_reads_no_interface() {
+    local(async {
+        let (mut edges, world, provider, _dir) =
+            one_shot("ip", HOME_PPP0, &["203.0.113.1"], StateMap::new());
+        let request = UpdateRequest {
+            ip: Some("198.51.100.7".parse().unwrap()),
+            ..Default::default()
+        };
+        oneshot::run(&mut edges, &request).await.unwrap();
+        assert_eq!(world.borrow().dumps, 0, "the hook gave the address");
+        let sent: Vec<String> = provider
+            .log
+            .borrow()
+            .iter()
+            .map(|s| s.2.to_string())
+            .collect();
+        assert_eq!(sent, ["198.51.100.7"]);
+    });
+}
+
+#[test]
+fn a_one_shot_round_covers_only_the_records_the_request_names() {
+    local(async {
+        let text = format!("{HOME_PPP0}{OTHER_ETH1}");
+        let mut state = StateMap::new();
+        // A retry the other record waits for must survive a round that is not its own.
+        state.insert(
+            v4("other.example.com"),
+            SlotMemory {
+                retry_at: Some(u64::MAX / 2),
+                ..Default::default()
+            },
+        );
+        let (mut edges, _world, provider, _dir) = one_shot("scope", &text, &["203.0.113.1"], state);
+        let request = UpdateRequest {
+            interface: Some("ppp0".into()),
+            ..Default::default()
+        };
+        let round = oneshot::run(&mut edges, &request).await.unwrap();
+        let hosts: Vec<&str> = round
+            .reports
+            .iter()
+            .map(|r| r.key.hostname.as_str())
+            .collect();
+        assert_eq!(
+            hosts,
+            ["home.example.com"],
+            "the other record is not reported"
+        );
+        let sent: Vec<String> = provider.log.borrow().iter().map(|s| s.1.clone()).collect();
+        assert_eq!(sent, ["home.example.com"]);
+        let saved = Store::new(&edges.config.state_dir, true).load().unwrap();
+        assert_eq!(
+            saved[&v4("other.example.com")].retry_at,
+            Some(u64::MAX / 2),
+            "the other record's state is kept as it was"
+        );
+    });
+}
+
+#[test]
+fn a_one_shot_round_for_an_interface_nobody_follows_is_refused() {
+    local(async {
+        let (mut edges, world, _provider, _dir) =
+            one_shot("refused", HOME_PPP0, &["203.0.113.1"], StateMap::new());
+        let request = UpdateRequest {
+            interface: Some("eth9".into()),
+            ..Default::default()
+        };
+        let err = oneshot::run(&mut edges, &request).await.err().unwrap();
+        assert!(matches!(err, RoundError::Request(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "no enabled record follows interface \"eth9\""
+        );
+        assert_eq!(world.borrow().dumps, 0);
+    });
+}
+
+#[test]
+fn a_one_shot_round_waits_out_a_retry_unless_forced() {
+    local(async {
+        let mut state = StateMap::new();
+        let later = dynhost::state::wall_now() + 600;
+        state.insert(
+            v4("home.example.com"),
+            SlotMemory {
+                retry_at: Some(later),
+                ..Default::default()
+            },
+        );
+        let (mut edges, _world, provider, _dir) =
+            one_shot("retry", HOME_PPP0, &["203.0.113.1"], state);
+        let round = oneshot::run(&mut edges, &UpdateRequest::default())
+            .await
+            .unwrap();
+        assert!(
+            provider.log.borrow().is_empty(),
+            "a hook cannot hammer the provider"
+        );
+        assert!(round.failed());
+        assert!(
+            round.summary().contains("next attempt allowed in"),
+            "{}",
+            round.summary()
+        );
+        let force = UpdateRequest {
+            force: true,
+            ..Default::default()
+        };
+        oneshot::run(&mut edges, &force).await.unwrap();
+        assert_eq!(provider.log.borrow().len(), 1, "--force sends now");
+    });
+}

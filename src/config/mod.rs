@@ -1,8 +1,8 @@
 //! The configuration: TOML (or OpenWrt's UCI) to a validated `Config`, with every error
 //! at once, each naming the file, the line and the key.
 //!
-//! - [`settings`]: the one table of settings (key, UCI option, kind, range, default,
-//!   help); everything below reads it.
+//! - [`settings`]: what a setting is (key, UCI option, kind, range, default, help);
+//!   `table`: the one table of them. Everything below reads it.
 //! - `walk`: the reader, pure but for what it asks through [`files::Files`].
 //! - [`uci`]: OpenWrt's format, translated into the tree `walk` reads.
 //! - [`checks`]: checks of single values, shared with the command line and the control
@@ -14,7 +14,9 @@ pub mod checks;
 mod display;
 pub mod files;
 pub mod settings;
+mod table;
 pub mod uci;
+mod value;
 mod walk;
 
 use std::fmt;

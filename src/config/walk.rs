@@ -13,13 +13,12 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::checks::{check_password, check_url, suggest};
+use super::checks::suggest;
 use super::files::Files;
 use super::settings::{self, Default, Kind, SETTINGS, Setting, Target, Value};
-use super::{Config, ConfigError, Loaded, Problem, Record, uci};
+use super::{Config, ConfigError, Loaded, Problem, Record, uci, value};
 use crate::duration;
 use crate::model::Family;
-use crate::secret::Secret;
 
 type Spanned_<'a> = Spanned<DeValue<'a>>;
 
@@ -94,22 +93,6 @@ fn default_text(s: &Setting, uci: bool) -> Option<&'static str> {
     }
 }
 
-/// Parses a setting's text form (defaults are read exactly as if written in a file).
-pub(super) fn from_text(kind: &Kind, text: &str) -> Result<Value, String> {
-    Ok(match kind {
-        Kind::Duration { .. } => Value::Duration(duration::parse(text)?),
-        Kind::Count { .. } => Value::Count(text.parse().map_err(|_| format!("{text:?}"))?),
-        Kind::Bool => Value::Bool(text.parse().map_err(|_| format!("{text:?}"))?),
-        Kind::Path => Value::Path(PathBuf::from(text)),
-        Kind::Url => Value::Url(check_url(text)?),
-        Kind::Name(check) => {
-            check(text)?;
-            Value::Text(text.to_string())
-        }
-        Kind::Secret => Value::Secret(Secret::new(text.to_string())),
-    })
-}
-
 impl Config {
     /// Every setting at its default; `uci` for a UCI config.
     pub fn defaults(uci: bool) -> Config {
@@ -118,7 +101,7 @@ impl Config {
             if let (Target::Global { set, .. }, Some(t)) = (s.target, default_text(s, uci)) {
                 set(
                     &mut c,
-                    from_text(&s.kind, t).expect("the table's defaults are valid"),
+                    value::from_text(&s.kind, t).expect("the table's defaults are valid"),
                 );
             }
         }
@@ -134,7 +117,7 @@ impl Record {
             if let (Target::Record { set, .. }, Some(t)) = (s.target, default_text(s, false)) {
                 set(
                     &mut r,
-                    from_text(&s.kind, t).expect("the table's defaults are valid"),
+                    value::from_text(&s.kind, t).expect("the table's defaults are valid"),
                 );
             }
         }
@@ -191,84 +174,9 @@ impl Walker<'_> {
         }
     }
 
-    fn string<'v>(&mut self, v: &'v Spanned_<'_>, key: &str) -> Option<&'v str> {
-        match v.get_ref() {
-            DeValue::String(s) => Some(s.as_ref()),
-            other => {
-                self.problem(
-                    v.span(),
-                    key,
-                    format!("expected a string, found {}", other.type_str()),
-                );
-                None
-            }
-        }
-    }
-
     /// One value, checked against its setting's kind and range.
     fn value(&mut self, v: &Spanned_<'_>, key: &str, kind: &Kind) -> Option<Value> {
-        let result = match (kind, v.get_ref()) {
-            (Kind::Duration { min, max }, value) => {
-                let d = match value {
-                    DeValue::String(s) => duration::parse(s),
-                    DeValue::Integer(i) => i
-                        .as_str()
-                        .parse::<u64>()
-                        .map(Duration::from_secs)
-                        .map_err(|_| format!("{} is not a number of seconds", i.as_str())),
-                    other => Err(format!(
-                        "expected a duration such as \"1s\", found {}",
-                        other.type_str()
-                    )),
-                };
-                d.and_then(|d| {
-                    if d < *min || d > *max {
-                        Err(format!(
-                            "{} is out of range ({} to {})",
-                            duration::format(d),
-                            duration::format(*min),
-                            duration::format(*max)
-                        ))
-                    } else {
-                        Ok(Value::Duration(d))
-                    }
-                })
-            }
-            (Kind::Count { min, max }, value) => {
-                let n = match value {
-                    DeValue::Integer(i) => Ok(i.as_str().parse::<u32>().ok()),
-                    DeValue::String(s) => Ok(s.parse::<u32>().ok()),
-                    other => Err(format!("expected a number, found {}", other.type_str())),
-                };
-                n.and_then(|n| match n {
-                    Some(n) if (*min..=*max).contains(&n) => Ok(Value::Count(n)),
-                    _ => Err(format!("expected a number from {min} to {max}")),
-                })
-            }
-            (Kind::Bool, DeValue::Boolean(b)) => Ok(Value::Bool(*b)),
-            (Kind::Bool, other) => Err(format!(
-                "expected true or false, found {}",
-                other.type_str()
-            )),
-            (Kind::Path, _) => {
-                let s = self.string(v, key)?;
-                if s.is_empty() {
-                    Err("must not be empty".to_string())
-                } else {
-                    Ok(Value::Path(self.base.join(s)))
-                }
-            }
-            (Kind::Url, _) => check_url(self.string(v, key)?).map(Value::Url),
-            (Kind::Name(check), _) => {
-                let s = self.string(v, key)?;
-                check(s).map(|()| Value::Text(s.to_string()))
-            }
-            (Kind::Secret, _) => {
-                let s = self.string(v, key)?;
-                check_password(s).map(|()| Value::Secret(Secret::new(s.to_string())))
-            }
-        };
-        match result {
+        match value::read(kind, v.get_ref(), &self.base) {
             Ok(value) => Some(value),
             Err(e) => {
                 self.problem(v.span(), key, e);

@@ -212,6 +212,11 @@ fn v6() -> SlotKey {
     key("home.example.com", Family::V6)
 }
 
+/// The state file of `one_spec()`'s slot.
+fn remembered(m: SlotMemory) -> Memory {
+    Memory::from([(v4(), m)])
+}
+
 fn one_spec() -> SlotSpec {
     spec("home.example.com", Family::V4, "ppp0")
 }
@@ -244,10 +249,7 @@ fn start_with_an_address_sends_one_update_then_idles() {
 
 #[test]
 fn an_address_change_sends_exactly_one_update_after_the_debounce() {
-    let mut sim = one_record();
-    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
-    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
-    sim.actions();
+    let mut sim = published("203.0.113.5");
     sim.net(NetEvent::Addr {
         index: 5,
         family: Some(Family::V4),
@@ -261,10 +263,7 @@ fn an_address_change_sends_exactly_one_update_after_the_debounce() {
 
 #[test]
 fn twenty_changes_in_a_second_give_one_update_with_the_last_address() {
-    let mut sim = one_record();
-    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
-    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
-    sim.actions();
+    let mut sim = published("203.0.113.5");
     for _ in 0..20 {
         sim.net(NetEvent::Addr {
             index: 5,
@@ -345,10 +344,7 @@ fn address_events_of_a_family_no_record_publishes_are_ignored() {
 
 #[test]
 fn a_ppp_link_recreated_with_a_new_index_is_followed_by_name() {
-    let mut sim = one_record();
-    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
-    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
-    sim.actions();
+    let mut sim = published("203.0.113.5");
     sim.net(NetEvent::Link {
         index: 5,
         name: Some("ppp0".into()),
@@ -369,21 +365,14 @@ fn a_ppp_link_recreated_with_a_new_index_is_followed_by_name() {
 
 #[test]
 fn a_restart_with_an_unchanged_address_sends_nothing() {
-    let memory = Memory::from([(
-        v4(),
-        SlotMemory {
-            published: Some(Published {
-                addr: ip("203.0.113.5"),
-                at: WALL0 - 3600,
-            }),
-            ..Default::default()
-        },
-    )]);
-    let mut sim = Sim::with(
-        Mode::Daemon,
-        vec![spec("home.example.com", Family::V4, "ppp0")],
-        memory,
-    );
+    let memory = remembered(SlotMemory {
+        published: Some(Published {
+            addr: ip("203.0.113.5"),
+            at: WALL0 - 3600,
+        }),
+        ..Default::default()
+    });
+    let mut sim = Sim::with(Mode::Daemon, vec![one_spec()], memory);
     assert!(
         sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]))
             .is_empty()
@@ -587,10 +576,7 @@ fn only_a_private_address_sends_nothing_and_keeps_the_record() {
 
 #[test]
 fn an_interface_that_disappears_keeps_the_record_quietly() {
-    let mut sim = one_record();
-    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
-    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
-    sim.actions();
+    let mut sim = published("203.0.113.5");
     sim.net(NetEvent::Link {
         index: 5,
         name: Some("ppp0".into()),
@@ -606,10 +592,7 @@ fn an_interface_that_disappears_keeps_the_record_quietly() {
 
 #[test]
 fn a_trigger_joins_the_debounce_and_reports_when_done() {
-    let mut sim = one_record();
-    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
-    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
-    sim.actions();
+    let mut sim = published("203.0.113.5");
     // The hook and the netlink event for the same new address.
     sim.net(NetEvent::Addr {
         index: 5,
@@ -697,27 +680,20 @@ fn force_resends_an_unchanged_address_once() {
 }
 
 fn blocked_memory() -> Memory {
-    Memory::from([(
-        v4(),
-        SlotMemory {
-            blocked_since: Some(WALL0 - 100),
-            last_reply: Some(LastReply {
-                token: "badauth".into(),
-                detail: "badauth".into(),
-                at: WALL0 - 100,
-            }),
-            ..Default::default()
-        },
-    )])
+    remembered(SlotMemory {
+        blocked_since: Some(WALL0 - 100),
+        last_reply: Some(LastReply {
+            token: "badauth".into(),
+            detail: "badauth".into(),
+            at: WALL0 - 100,
+        }),
+        ..Default::default()
+    })
 }
 
 #[test]
 fn one_shot_runs_honour_a_block_under_the_same_config() {
-    let mut sim = Sim::with(
-        Mode::OneShot,
-        vec![spec("home.example.com", Family::V4, "ppp0")],
-        blocked_memory(),
-    );
+    let mut sim = Sim::with(Mode::OneShot, vec![one_spec()], blocked_memory());
     sim.e
         .handle_request(sim.now, &UpdateRequest::default(), None)
         .unwrap();
@@ -739,28 +715,17 @@ fn one_shot_runs_honour_a_block_under_the_same_config() {
 
 #[test]
 fn the_daemon_forgets_blocks_at_restart() {
-    let mut sim = Sim::with(
-        Mode::Daemon,
-        vec![spec("home.example.com", Family::V4, "ppp0")],
-        blocked_memory(),
-    );
+    let mut sim = Sim::with(Mode::Daemon, vec![one_spec()], blocked_memory());
     assert_eq!(sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])])).len(), 1);
 }
 
 #[test]
 fn a_persisted_retry_time_survives_a_restart() {
-    let memory = Memory::from([(
-        v4(),
-        SlotMemory {
-            retry_at: Some(WALL0 + 600),
-            ..Default::default()
-        },
-    )]);
-    let mut sim = Sim::with(
-        Mode::Daemon,
-        vec![spec("home.example.com", Family::V4, "ppp0")],
-        memory,
-    );
+    let memory = remembered(SlotMemory {
+        retry_at: Some(WALL0 + 600),
+        ..Default::default()
+    });
+    let mut sim = Sim::with(Mode::Daemon, vec![one_spec()], memory);
     assert!(
         sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]))
             .is_empty()
@@ -1150,4 +1115,93 @@ fn a_force_that_found_nothing_to_send_does_not_linger() {
     assert!(!round.iter().any(|a| matches!(a, Action::Send { .. })));
     // The link comes back with the same address: unchanged, so nothing is sent.
     assert!(sim.change(&["203.0.113.1"]).is_empty());
+}
+
+// ---- operator messages ------------------------------------------------------------
+// What the engine tells the operator, read as the operator reads it: one line per
+// event, without a daemon or a namespace.
+
+use crate::logging::capture;
+
+/// The one line of `log` that contains `needle`: at `level`, holding every part.
+fn said(log: &[String], needle: &str, level: &str, parts: &[&str]) {
+    let lines: Vec<&String> = log.iter().filter(|l| l.contains(needle)).collect();
+    assert_eq!(lines.len(), 1, "{needle:?} once in {log:#?}");
+    let line = lines[0];
+    assert!(line.starts_with(level), "{level}: {line}");
+    for part in parts {
+        assert!(line.contains(part), "{part:?} missing from {line}");
+    }
+}
+
+/// The log of a start-up that sends 203.0.113.5 and gets `answer`.
+fn answered(answer: Outcome) -> Vec<String> {
+    let mut sim = one_record();
+    capture(|| {
+        sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+        sim.outcome(&v4(), "203.0.113.5", answer);
+    })
+}
+
+#[test]
+fn a_publish_is_one_info_line_with_the_record_the_address_and_the_reply() {
+    let log = answered(good("203.0.113.5"));
+    let parts = [
+        "record=home.example.com ipv4",
+        "addr=203.0.113.5",
+        "reply=good 203.0.113.5",
+    ];
+    said(&log, "published", "INFO", &parts);
+}
+
+#[test]
+fn a_transient_failure_says_it_will_retry_and_when() {
+    let log = answered(Outcome::Reply(Reply::Status(503)));
+    let parts = ["reply=HTTP 503", "attempt=1", "retry_in="];
+    said(&log, "update failed; will retry", "WARN", &parts);
+}
+
+#[test]
+fn a_refusal_is_an_error_that_names_the_fix() {
+    let log = answered(Outcome::Reply(Reply::Code(Code::BadAuth)));
+    said(
+        &log,
+        "update refused",
+        "ERROR",
+        &["check username and password"],
+    );
+}
+
+#[test]
+fn an_echo_of_another_address_is_a_warning() {
+    let log = answered(good("203.0.113.9"));
+    let parts = ["sent=203.0.113.5", "echoed=203.0.113.9"];
+    said(&log, "echoed another address", "WARN", &parts);
+}
+
+#[test]
+fn behind_nat_is_said_once_at_warning_level() {
+    let mut sim = one_record();
+    let private = snap(&[("ppp0", 5, &["192.168.1.2"])]);
+    let log = capture(|| {
+        sim.start(&private);
+        // The same addresses again (a renewal): not said again.
+        sim.change(&["192.168.1.2"]);
+    });
+    let parts = ["192.168.1.2 is private", "nothing sent, the record is kept"];
+    said(&log, "is this interface behind NAT?", "WARN", &parts);
+}
+
+#[test]
+fn a_throttle_is_announced_once() {
+    let mut timing = timing();
+    timing.max_per_hour = 1;
+    let mut sim = Sim::build(Mode::Daemon, timing, vec![one_spec()], Memory::new());
+    let log = capture(|| {
+        sim.start(&snap(&[("ppp0", 5, &["203.0.113.1"])]));
+        sim.outcome(&v4(), "203.0.113.1", good("203.0.113.1"));
+        sim.change(&["203.0.113.2"]);
+        sim.change(&["203.0.113.3"]);
+    });
+    said(&log, "throttling this record", "WARN", &["limit=1"]);
 }

@@ -1,0 +1,281 @@
+//! The settings themselves: one entry each. See `settings` for what an entry holds.
+//! Adding a setting is one entry here plus the field it fills.
+
+use std::time::Duration;
+
+use super::checks::{check_hostname, check_interface, check_username};
+use super::quote;
+use super::settings::{Default, Kind, Setting, Target};
+use crate::duration;
+
+const fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+macro_rules! global {
+    ($field:ident . $($rest:ident).+ , $as:ident, $show:expr) => {
+        Target::Global {
+            set: |c, v| c.$field.$($rest).+ = v.$as(),
+            show: $show,
+        }
+    };
+    ($field:ident, $as:ident, $show:expr) => {
+        Target::Global {
+            set: |c, v| c.$field = v.$as(),
+            show: $show,
+        }
+    };
+}
+
+macro_rules! record {
+    ($field:ident, $as:ident, $show:expr) => {
+        Target::Record {
+            set: |r, v| r.$field = v.$as(),
+            show: $show,
+        }
+    };
+}
+
+fn dur(d: Duration) -> Option<String> {
+    Some(quote(&duration::format(d)))
+}
+
+fn path(p: &std::path::Path) -> Option<String> {
+    Some(quote(&p.display().to_string()))
+}
+
+/// Every setting, in the order `check` restates them and the README lists them.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        key: "state_dir",
+        uci: "state_dir",
+        kind: Kind::Path,
+        default: Default::Value("/var/lib/dynhost"),
+        uci_default: None,
+        help: "Holds the state file (`state`) and the lock (`lock`).",
+        target: global!(state_dir, path, |c| path(&c.state_dir)),
+    },
+    Setting {
+        key: "control_socket",
+        uci: "control_socket",
+        kind: Kind::Path,
+        default: Default::Value("/run/dynhost/control.sock"),
+        uci_default: Some("/var/run/dynhost/control.sock"),
+        help: "Unix socket of the running daemon. A UCI config defaults to `/var/run` \
+               (tmpfs): OpenWrt has no `/run`.",
+        target: global!(control_socket, path, |c| path(&c.control_socket)),
+    },
+    Setting {
+        key: "debounce",
+        uci: "debounce",
+        kind: Kind::Duration {
+            min: Duration::ZERO,
+            max: secs(60),
+        },
+        default: Default::Value("1s"),
+        uci_default: None,
+        help: "Quiet time after the last relevant event before a decision.",
+        target: global!(debounce, duration, |c| dur(c.debounce)),
+    },
+    Setting {
+        key: "debounce_max",
+        uci: "debounce_max",
+        kind: Kind::Duration {
+            min: Duration::ZERO,
+            max: secs(600),
+        },
+        default: Default::Derived {
+            value: "10s",
+            doc: "`\"10s\"` (or `debounce`, if longer)",
+        },
+        uci_default: None,
+        help: "Upper bound on the wait after the first event of a burst, so that a \
+               flapping link cannot starve the update.",
+        target: global!(debounce_max, duration, |c| dur(c.debounce_max)),
+    },
+    Setting {
+        key: "max_updates_per_hour",
+        uci: "max_updates_per_hour",
+        kind: Kind::Count { min: 1, max: 3600 },
+        default: Default::Value("12"),
+        uci_default: None,
+        help: "Once a record and family has sent this many updates within an hour, it \
+               sends at most one every 5 minutes until the rate drops. A link that keeps \
+               reconnecting with new addresses cannot turn into a request every few \
+               seconds. The send times of the last hour are kept in the state file, so \
+               the budget holds across restarts and for one-shot `dynhost update` runs \
+               without a daemon.",
+        target: global!(max_updates_per_hour, count, |c| Some(
+            c.max_updates_per_hour.to_string()
+        )),
+    },
+    Setting {
+        key: "provider.url",
+        uci: "url",
+        kind: Kind::Url,
+        default: Default::Value("https://dns.eu.ovhapis.com/nic/update"),
+        uci_default: None,
+        help: "The dyndns2 endpoint. Plain `http://` is accepted only to loopback. It must \
+               not contain credentials or a query. The legacy \
+               `https://www.ovh.com/nic/update` also works.",
+        target: global!(provider.url, url, |c| Some(quote(c.provider.url.as_str()))),
+    },
+    Setting {
+        key: "provider.ca_file",
+        uci: "ca_file",
+        kind: Kind::Path,
+        default: Default::Absent("none"),
+        uci_default: None,
+        help: "Extra trusted root certificates (PEM), added to the system store. \
+               Certificate verification cannot be turned off.",
+        target: Target::Global {
+            set: |c, v| c.provider.ca_file = Some(v.path()),
+            show: |c| c.provider.ca_file.as_deref().and_then(path),
+        },
+    },
+    Setting {
+        key: "provider.timeout",
+        uci: "timeout",
+        kind: Kind::Duration {
+            min: secs(1),
+            max: secs(300),
+        },
+        default: Default::Value("30s"),
+        uci_default: None,
+        help: "Bound on one whole request: connect (at most 10 s of it), TLS, answer.",
+        target: global!(provider.timeout, duration, |c| dur(c.provider.timeout)),
+    },
+    Setting {
+        key: "retry.initial",
+        uci: "retry_initial",
+        kind: Kind::Duration {
+            min: secs(1),
+            max: secs(3600),
+        },
+        default: Default::Value("30s"),
+        uci_default: None,
+        help: "First retry delay after a transient failure. It doubles at each failure.",
+        target: global!(retry.initial, duration, |c| dur(c.retry.initial)),
+    },
+    Setting {
+        key: "retry.max",
+        uci: "retry_max",
+        kind: Kind::Duration {
+            min: secs(1),
+            max: secs(86400),
+        },
+        default: Default::Derived {
+            value: "1h",
+            doc: "`\"1h\"` (or `retry.initial`, if longer)",
+        },
+        uci_default: None,
+        help: "Longest retry delay.",
+        target: global!(retry.max, duration, |c| dur(c.retry.max)),
+    },
+    Setting {
+        key: "record.hostname",
+        uci: "hostname",
+        kind: Kind::Name(check_hostname),
+        default: Default::Required,
+        uci_default: None,
+        help: "The DynHost name: a fully qualified name, no wildcard.",
+        target: Target::Record {
+            set: |r, v| r.hostname = v.text().trim_end_matches('.').to_ascii_lowercase(),
+            show: |r| Some(quote(&r.hostname)),
+        },
+    },
+    Setting {
+        key: "record.username",
+        uci: "username",
+        kind: Kind::Name(check_username),
+        default: Default::Required,
+        uci_default: None,
+        help: "The DynHost login, usually `<zone>-<suffix>`.",
+        target: record!(username, text, |r| Some(quote(&r.username))),
+    },
+    Setting {
+        key: "record.password_file",
+        uci: "password_file",
+        kind: Kind::Path,
+        default: Default::Absent(""),
+        uci_default: None,
+        help: "Path to a file holding the password (one line). A relative path is looked \
+               up first in systemd's `$CREDENTIALS_DIRECTORY` (`LoadCredential=`), then \
+               next to the config file. dynhost warns if group or others can read it.",
+        target: Target::Record {
+            set: |r, v| r.password_file = Some(v.path()),
+            show: |r| {
+                let p = r.password_file.as_deref()?;
+                Some(format!(
+                    "{}  # read: {} bytes",
+                    quote(&p.display().to_string()),
+                    r.password.len()
+                ))
+            },
+        },
+    },
+    Setting {
+        key: "record.password",
+        uci: "password",
+        kind: Kind::Secret,
+        default: Default::Absent(""),
+        uci_default: None,
+        help: "The password inline. Use one of the two.",
+        target: Target::Record {
+            set: |r, v| r.password = v.secret(),
+            show: |r| {
+                r.password_file
+                    .is_none()
+                    .then(|| format!("\"<redacted>\"  # {} bytes", r.password.len()))
+            },
+        },
+    },
+    Setting {
+        key: "record.interface",
+        uci: "interface",
+        kind: Kind::Name(check_interface),
+        default: Default::Required,
+        uci_default: None,
+        help: "The interface to follow, by name (`ppp0`, `pppoe-wan`, `eth0.2`). In a UCI \
+               config, an OpenWrt logical interface (`wan`) is mapped to its device.",
+        target: Target::Record {
+            set: |r, v| r.interface = v.text(),
+            show: |r| {
+                let q = quote(&r.interface);
+                Some(match &r.interface_alias {
+                    Some(logical) => format!("{q}  # OpenWrt interface {logical:?}"),
+                    None => q,
+                })
+            },
+        },
+    },
+    Setting {
+        key: "record.ipv4",
+        uci: "ipv4",
+        kind: Kind::Bool,
+        default: Default::Value("true"),
+        uci_default: None,
+        help: "Publish the interface's IPv4 address.",
+        target: record!(ipv4, bool, |r| Some(r.ipv4.to_string())),
+    },
+    Setting {
+        key: "record.ipv6",
+        uci: "ipv6",
+        kind: Kind::Bool,
+        default: Default::Value("false"),
+        uci_default: None,
+        help: "Publish its IPv6 address. OVH takes an A and an AAAA record for one name as \
+               two DynHost records. dynhost sends one request per family, always with an \
+               explicit `myip`.",
+        target: record!(ipv6, bool, |r| Some(r.ipv6.to_string())),
+    },
+    Setting {
+        key: "record.enabled",
+        uci: "enabled",
+        kind: Kind::Bool,
+        default: Default::Value("true"),
+        uci_default: None,
+        help: "`false` keeps the record (and its state) but never sends.",
+        target: record!(enabled, bool, |r| Some(r.enabled.to_string())),
+    },
+];

@@ -24,6 +24,7 @@
 //! - [`logging`], [`notify`] (systemd readiness), [`secret`], [`duration`], [`model`].
 
 pub mod app;
+pub mod bounded;
 pub mod cli;
 pub mod config;
 pub mod control;

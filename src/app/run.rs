@@ -13,7 +13,7 @@ use super::{Error, Exit, Result};
 use crate::config::{self, Config};
 use crate::driver::{Command, Edges, Rtnetlink, daemon};
 use crate::provider::Sender;
-use crate::state::{StateMap, Store};
+use crate::state::{Lock, LockError, StateMap, Store};
 use crate::{control, netlink, notify};
 
 pub async fn run(config: Config, dry_run: bool) -> Result<Exit> {
@@ -30,11 +30,7 @@ pub async fn run(config: Config, dry_run: bool) -> Result<Exit> {
         // A hook's one-shot round (at boot, a PPP link often comes up first) may hold
         // the lock for one request: wait for it rather than fail.
         let wait = config.provider.timeout + Duration::from_secs(10);
-        _lock = Some(store.lock(wait).map_err(|e| {
-            Error::Failed(format!(
-                "cannot take the state lock: {e}; is dynhost already running?"
-            ))
-        })?);
+        _lock = lock(&mut store, wait)?;
         tokio::spawn(control::serve(listener, tx.clone()));
     }
     let state = load_state(&mut store);
@@ -67,6 +63,27 @@ pub async fn run(config: Config, dry_run: bool) -> Result<Exit> {
     .map_err(Error::Failed)?;
     notify::notify("STOPPING=1");
     Ok(Exit::Success)
+}
+
+/// The state lock. A lock another process holds is an error; a state directory that
+/// cannot be written is not: the state is then kept in memory only, and said so.
+pub fn lock(store: &mut Store, wait: Duration) -> Result<Option<Lock>> {
+    match store.lock(wait) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(LockError::Held(e)) => Err(Error::Failed(format!(
+            "cannot take the state lock: {e}; is dynhost already running?"
+        ))),
+        Err(LockError::Unwritable(e)) => {
+            warn!(
+                error = %e,
+                "the state directory cannot be written: running from memory, without the \
+                 state lock; published addresses, retry times and the hourly budget are \
+                 not kept across restarts. Fix the directory's permissions or state_dir"
+            );
+            store.keep_in_memory();
+            Ok(None)
+        }
+    }
 }
 
 /// The state file, or an empty state when it cannot be read (each record is then sent

@@ -39,11 +39,7 @@ pub async fn run(config: Config, request: &UpdateRequest, dry_run: bool) -> Resu
     let _lock = if dry_run {
         None
     } else {
-        Some(store.lock(LOCK_WAIT).map_err(|e| {
-            Error::Failed(format!(
-                "cannot take the state lock ({e}); is `dynhost run` running?"
-            ))
-        })?)
+        super::run::lock(&mut store, LOCK_WAIT)?
     };
     let state = super::run::load_state(&mut store);
     let mut edges = Edges {
@@ -59,7 +55,6 @@ pub async fn run(config: Config, request: &UpdateRequest, dry_run: bool) -> Resu
         .await
         .map_err(|e| match e {
             RoundError::Request(e) => Error::NotFollowed(e.to_string()),
-            RoundError::Persist(m) => Error::Failed(m),
         })?;
     print!("{}", round.summary());
     Ok(exit_for(round.failed()))

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use tracing::warn;
+
 use super::{Done, Edges, Io, Kernel, Left, now};
 use crate::engine::{Engine, Mode, RequestError, SlotKey, SlotReport, SlotResult};
 use crate::provider::Publish;
@@ -16,15 +18,25 @@ pub struct Round {
     pub reports: Vec<SlotReport>,
     /// The answer to what was sent in this round, per slot.
     pub sent: BTreeMap<SlotKey, Outcome>,
+    /// Why the state file could not be written, if it could not: what was published
+    /// then is not remembered, and the next round sends it again.
+    pub unsaved: Option<String>,
 }
 
 impl Round {
     pub fn failed(&self) -> bool {
-        failed(&self.reports)
+        failed(&self.reports) || self.unsaved.is_some()
     }
 
     pub fn summary(&self) -> String {
-        summary(&self.reports, &self.sent)
+        let mut out = summary(&self.reports, &self.sent);
+        if let Some(e) = &self.unsaved {
+            let _ = writeln!(
+                out,
+                "state not saved: {e}; the next round sends these records again"
+            );
+        }
+        out
     }
 }
 
@@ -33,15 +45,12 @@ impl Round {
 pub enum RoundError {
     /// The engine refused the request: no record follows it.
     Request(RequestError),
-    /// The state file could not be written.
-    Persist(String),
 }
 
 impl std::fmt::Display for RoundError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RoundError::Request(e) => e.fmt(f),
-            RoundError::Persist(e) => f.write_str(e),
         }
     }
 }
@@ -97,15 +106,22 @@ pub async fn run<K: Kernel, P: Publish>(
         .map_err(RoundError::Request)?;
     let mut io = Io::default();
     let mut sent = BTreeMap::new();
+    // A failed write (ENOSPC) does not end the round: every record is still sent and
+    // reported, and the state is written again at the end.
+    let mut unsaved = None;
     loop {
         while let Some(action) = engine.poll_action() {
             match edges.execute(&mut engine, action, &mut io, true) {
                 Left::Nothing | Left::Report(..) => {}
                 Left::PersistFailed(e) => {
-                    return Err(RoundError::Persist(format!(
+                    if unsaved.is_none() {
+                        warn!(path = %edges.store.path().display(), error = %e,
+                              "cannot write the state file; finishing the round");
+                    }
+                    unsaved = Some(format!(
                         "cannot write {}: {e}",
                         edges.store.path().display()
-                    )));
+                    ));
                 }
             }
         }
@@ -118,8 +134,15 @@ pub async fn run<K: Kernel, P: Publish>(
         }
         edges.apply(&mut engine, done);
     }
+    if unsaved.is_some() {
+        unsaved = edges
+            .persist(&engine)
+            .err()
+            .map(|e| format!("cannot write {}: {e}", edges.store.path().display()));
+    }
     Ok(Round {
         reports: engine.report(now()),
         sent,
+        unsaved,
     })
 }

@@ -13,7 +13,7 @@
 mod backoff;
 mod debounce;
 mod decide;
-mod outcome;
+pub(crate) mod outcome;
 mod slot;
 mod tickets;
 mod types;
@@ -133,6 +133,13 @@ impl Engine {
             Mode::OneShot => e.dump = DumpPhase::Idle,
             // Blocks from before the restart are lifted: say so in the file too.
             Mode::Daemon => e.persist_pending = true,
+        }
+        if e.slots.iter().any(|s| s.corrected) {
+            warn!(
+                "the state file holds times in the future (the clock was set back?); \
+                 they are taken as now"
+            );
+            e.persist_pending = true;
         }
         e
     }
@@ -379,7 +386,7 @@ impl Engine {
     pub fn memory(&self) -> Vec<(SlotKey, SlotMemory)> {
         self.slots
             .iter()
-            .filter(|s| s.active)
+            .filter(|s| s.active || s.corrected)
             .map(|s| {
                 let (retry_at, blocked_since) = match s.phase {
                     Phase::Waiting { wall_until, .. } => (Some(wall_until), None),

@@ -6,9 +6,17 @@ use std::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::Engine;
-use super::slot::{Phase, round_secs};
+use super::slot::Phase;
 use super::types::{LastReply, Published, SlotKey};
 use crate::provider::reply::{Class, Outcome, Reply};
+
+/// Unrecognised answers in a row (HTML, garbage, empty) before a slot stops retrying.
+pub const MAX_UNRECOGNISED: u32 = 8;
+
+/// A delay as logged: to the millisecond (a 2 s retry less jitter is not "1s").
+fn whole_ms(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_millis(d.as_millis() as u64)
+}
 
 impl Engine {
     /// The answer to a `Send`. `wall` is the current Unix time, for the record.
@@ -35,15 +43,30 @@ impl Engine {
             detail: outcome.to_string(),
             at: wall,
         });
-        match outcome.class() {
+        let echo = match &outcome {
+            Outcome::Reply(Reply::Good(Some(e)) | Reply::NoChange(Some(e))) if *e != addr => {
+                Some(*e)
+            }
+            _ => None,
+        };
+        let unrecognised = matches!(
+            outcome,
+            Outcome::Reply(Reply::Unparseable { .. } | Reply::Empty { .. })
+        );
+        s.unrecognised = if unrecognised { s.unrecognised + 1 } else { 0 };
+        let class = match outcome.class() {
+            // The provider says it holds another address: that is what is published,
+            // and the one we sent is not. Retry it, within the budget.
+            Class::Published if echo.is_some() => Class::Transient {
+                floor: std::time::Duration::ZERO,
+            },
+            // Answers that never make sense stop being retried (a captive portal, a
+            // wrong endpoint): bounded, like every retry.
+            Class::Transient { .. } if s.unrecognised >= MAX_UNRECOGNISED => Class::Fatal,
+            class => class,
+        };
+        match class {
             Class::Published => {
-                if let Outcome::Reply(Reply::Good(Some(echo)) | Reply::NoChange(Some(echo))) =
-                    &outcome
-                    && *echo != addr
-                {
-                    warn!(record = %key, sent = %addr, echoed = %echo,
-                          "the provider echoed another address than the one sent");
-                }
                 if outcome != Outcome::DryRun {
                     info!(record = %key, addr = %addr, reply = %outcome, "published");
                 }
@@ -52,10 +75,21 @@ impl Engine {
                 s.attempts = 0;
             }
             Class::Transient { floor } => {
+                if let Some(echo) = echo {
+                    warn!(record = %key, sent = %addr, echoed = %echo,
+                          "the provider echoed another address than the one sent: it holds \
+                           that one; the update is retried");
+                    if crate::policy::classify(&echo).is_ok() {
+                        s.published = Some(Published {
+                            addr: echo,
+                            at: wall,
+                        });
+                    }
+                }
                 s.attempts += 1;
                 let delay = self.backoff.delay(s.attempts, floor);
                 warn!(record = %key, addr = %addr, reply = %outcome, attempt = s.attempts,
-                      retry_in = %crate::duration::format(round_secs(delay)),
+                      retry_in = %crate::duration::format(whole_ms(delay)),
                       "update failed; will retry");
                 s.phase = Phase::Waiting {
                     until: now + delay,
@@ -63,7 +97,12 @@ impl Engine {
                 };
             }
             Class::Fatal => {
-                let hint = outcome.hint().unwrap_or("check the record's settings");
+                let hint = if unrecognised {
+                    "the provider keeps answering what dynhost does not understand: check \
+                     provider.url"
+                } else {
+                    outcome.hint().unwrap_or("check the record's settings")
+                };
                 error!(record = %key, addr = %addr, reply = %outcome, hint,
                        "update refused; this record is blocked until the config is reloaded");
                 s.phase = Phase::Blocked { since: wall };

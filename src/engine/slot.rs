@@ -45,37 +45,55 @@ pub(super) struct Slot {
     /// Whether this run works on the slot: always in the daemon; in a one-shot run,
     /// only once a request names it (the others are neither sent nor reported).
     pub(super) active: bool,
+    /// The state file held stamps in the future, corrected here: write them back even
+    /// if this run does not otherwise work on the slot.
+    pub(super) corrected: bool,
+    /// Unrecognised answers in a row.
+    pub(super) unrecognised: u32,
 }
 
 impl Engine {
+    /// A slot as the state file left it. Stamps in the future (the clock ran ahead,
+    /// then NTP set it back: routers without an RTC do this at every boot) are
+    /// corrected to now, and a wait longer than any this version would set is cut to
+    /// the longest it would; `corrected` says so, and the correction is persisted.
     pub(super) fn restore(&self, spec: SlotSpec, memory: &Memory, now: Instant, wall: u64) -> Slot {
-        let m = memory.get(&spec.key).cloned().unwrap_or_default();
-        // Sends of the last hour count against the budget again. A stamp in the future
-        // (the clock went back) counts as now: the safe side.
+        let mut m = memory.get(&spec.key).cloned().unwrap_or_default();
+        let mut corrected = false;
+        let mut clamp = |t: &mut u64| {
+            if *t > wall {
+                *t = wall;
+                corrected = true;
+            }
+        };
+        m.sends.iter_mut().for_each(&mut clamp);
+        m.blocked_since.iter_mut().for_each(&mut clamp);
+        m.published.iter_mut().for_each(|p| clamp(&mut p.at));
+        m.last_reply.iter_mut().for_each(|r| clamp(&mut r.at));
+        // Sends of the last hour count against the budget again.
         let mut recent: Vec<u64> = m
             .sends
             .iter()
             .copied()
-            .filter(|&t| wall.saturating_sub(t) < HOUR.as_secs())
+            .filter(|&t| wall - t < HOUR.as_secs())
             .collect();
         recent.sort_unstable();
         let keep = recent.len().min(self.timing.max_per_hour as usize);
         let sends = recent[recent.len() - keep..]
             .iter()
             .map(|&t| {
-                let age = Duration::from_secs(wall.saturating_sub(t));
+                let age = Duration::from_secs(wall - t);
                 (now.checked_sub(age).unwrap_or(now), t)
             })
             .collect();
         let mut phase = Phase::Idle;
         if let Some(at) = m.retry_at.filter(|at| *at > wall) {
-            // No wait longer than any this version would set: a clock that booted
-            // behind (no RTC) or a damaged file must not freeze the record.
-            let cap = self
-                .timing
-                .retry_max
-                .max(crate::provider::reply::PROVIDER_TROUBLE_FLOOR);
-            let wait = Duration::from_secs(at - wall).min(cap);
+            let cap = self.timing.longest_wait();
+            let mut wait = Duration::from_secs(at - wall);
+            if wait > cap {
+                wait = cap;
+                corrected = true;
+            }
             phase = Phase::Waiting {
                 until: now.checked_add(wait).unwrap_or(now),
                 wall_until: wall.saturating_add(wait.as_secs()),
@@ -100,6 +118,8 @@ impl Engine {
             reported: None,
             sends,
             active: self.mode == Mode::Daemon,
+            corrected,
+            unrecognised: 0,
         }
     }
 }

@@ -1205,3 +1205,131 @@ fn a_throttle_is_announced_once() {
     });
     said(&log, "throttling this record", "WARN", &["limit=1"]);
 }
+
+// ---- state from a clock that ran ahead ----------------------------------------------
+
+/// What a router without an RTC leaves behind: its clock ran a year ahead, then NTP
+/// set it right.
+fn from_the_future() -> Memory {
+    let year = 365 * 86_400;
+    remembered(SlotMemory {
+        published: Some(Published {
+            addr: ip("203.0.113.1"),
+            at: WALL0 + year,
+        }),
+        retry_at: Some(WALL0 + year),
+        sends: vec![WALL0 + year; 3],
+        ..Default::default()
+    })
+}
+
+#[test]
+fn stamps_in_the_future_are_corrected_and_written_back_even_by_a_one_shot_run() {
+    let mut sim = Sim::with(Mode::OneShot, vec![one_spec()], from_the_future());
+    // Written back at once, before anything else happens.
+    assert_eq!(sim.actions(), vec![Action::Persist]);
+    let m = sim.memory(&v4());
+    assert_eq!(m.published.as_ref().map(|p| p.at), Some(WALL0));
+    assert_eq!(m.sends, vec![WALL0; 3]);
+    let longest = timing().longest_wait().as_secs();
+    assert!(m.retry_at.is_some_and(|t| t <= WALL0 + longest), "{m:?}");
+    // A block stamped in the future would outlive every later config change.
+    let mut blocked = from_the_future();
+    blocked.get_mut(&v4()).unwrap().blocked_since = Some(WALL0 + 86_400);
+    let mut spec = one_spec();
+    spec.config_changed_at = Some(WALL0 - 10);
+    let mut sim = Sim::with(Mode::OneShot, vec![spec], blocked);
+    sim.actions();
+    assert_eq!(sim.memory(&v4()).blocked_since, Some(WALL0));
+}
+
+#[test]
+fn no_stamp_makes_a_record_wait_longer_than_the_policy_allows() {
+    let mut sim = Sim::with(Mode::Daemon, vec![one_spec()], from_the_future());
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.2"])]));
+    let deadline = sim.e.poll_timeout().expect("a retry is waiting");
+    assert!(
+        deadline <= sim.now + timing().longest_wait(),
+        "{deadline:?}"
+    );
+    sim.advance(timing().longest_wait());
+    assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.2"))]);
+}
+
+// ---- replies that must not count as published ---------------------------------------
+
+#[test]
+fn an_echo_of_another_address_records_what_the_provider_holds_and_retries() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.9"));
+    let m = sim.memory(&v4());
+    assert_eq!(
+        m.published.map(|p| p.addr),
+        Some(ip("203.0.113.9")),
+        "the state says what the provider holds"
+    );
+    assert!(m.retry_at.is_some(), "not done: a retry waits");
+    assert!(sim.e.report(sim.now)[0].result.is_failure());
+    sim.advance(timing().retry_initial);
+    assert_eq!(
+        sim.sends(),
+        vec![(v4(), ip("203.0.113.5"))],
+        "the sent address again"
+    );
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    assert_eq!(
+        sim.e.report(sim.now)[0].result,
+        SlotResult::UpToDate(ip("203.0.113.5"))
+    );
+}
+
+#[test]
+fn answers_that_never_make_sense_are_retried_a_bounded_number_of_times() {
+    let mut sim = one_record();
+    let mut sends = sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    let html = || {
+        Outcome::Reply(Reply::Unparseable {
+            status: 200,
+            excerpt: "<html>".into(),
+        })
+    };
+    let mut attempts = 0;
+    while !sends.is_empty() {
+        attempts += 1;
+        assert!(attempts <= outcome::MAX_UNRECOGNISED, "retried without end");
+        sim.outcome(&v4(), "203.0.113.5", html());
+        sim.advance(timing().retry_max);
+        sends = sim.sends();
+    }
+    assert_eq!(attempts, outcome::MAX_UNRECOGNISED);
+    assert!(matches!(
+        sim.e.report(sim.now)[0].result,
+        SlotResult::Blocked { .. }
+    ));
+}
+
+#[test]
+fn a_retry_delay_is_logged_to_the_millisecond() {
+    let mut t = timing();
+    t.retry_initial = 2 * S;
+    let mut sim = Sim::build(Mode::Daemon, t, vec![one_spec()], Memory::new());
+    let log = capture(|| {
+        sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+        sim.outcome(&v4(), "203.0.113.5", Outcome::Reply(Reply::Status(503)));
+    });
+    let line = log
+        .iter()
+        .find(|l| l.contains("will retry"))
+        .expect("a retry line");
+    // 2 s less up to 20 % jitter: between 1.6 and 2 s, never "1s".
+    let shown = line
+        .split("retry_in=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let d = crate::duration::parse(shown).unwrap();
+    assert!((1600 * MS..=2 * S).contains(&d), "{line}");
+}

@@ -42,6 +42,16 @@ pub struct Timing {
     pub max_per_hour: u32,
 }
 
+impl Timing {
+    /// The longest any slot waits before its next attempt: the retry cap, or the
+    /// provider-trouble floor (911) if longer. No stamp in a state file can make a
+    /// record wait more.
+    pub fn longest_wait(&self) -> Duration {
+        self.retry_max
+            .max(crate::provider::reply::PROVIDER_TROUBLE_FLOOR)
+    }
+}
+
 /// Once a slot has sent `max_per_hour` times within an hour, it sends at most this
 /// often: a link that flaps with a new address every few seconds must not turn into a
 /// request every few seconds.

@@ -100,10 +100,15 @@ pub enum Reply {
     },
     /// A non-2xx status without a recognisable body.
     Status(u16),
-    /// A 2xx body that is none of the above (HTML from a proxy, garbage, too large).
+    /// A 2xx body whose first line is none of the above (HTML from a proxy, garbage,
+    /// an upper-case keyword, too large).
     Unparseable {
         status: u16,
         excerpt: String,
+    },
+    /// A 2xx answer with no body (or only blank lines), 204 included.
+    Empty {
+        status: u16,
     },
 }
 
@@ -165,7 +170,7 @@ impl Outcome {
                         Class::Fatal
                     }
                 }
-                Reply::Unparseable { .. } => transient,
+                Reply::Unparseable { .. } | Reply::Empty { .. } => transient,
             },
         }
     }
@@ -207,6 +212,7 @@ impl Outcome {
                 Reply::ProviderError { status, .. } => format!("error-{status}"),
                 Reply::Status(s) => format!("http-{s}"),
                 Reply::Unparseable { status, .. } => format!("garbage-{status}"),
+                Reply::Empty { status } => format!("empty-{status}"),
             },
         }
     }
@@ -254,6 +260,7 @@ impl fmt::Display for Outcome {
                 Reply::Unparseable { status, excerpt } => {
                     write!(f, "unrecognised reply (HTTP {status}): {excerpt:?}")
                 }
+                Reply::Empty { status } => write!(f, "an empty reply (HTTP {status})"),
             },
         }
     }
@@ -264,6 +271,10 @@ pub const BODY_LIMIT: usize = 4096;
 
 /// Parses one HTTP answer. `body` holds at most `BODY_LIMIT` bytes; `truncated` says the
 /// provider sent more.
+///
+/// A redirect is a redirect; any other non-2xx status decides by itself (OVH's JSON
+/// error body only lends its message); a 2xx answer is judged by its first non-empty
+/// line alone, which must be exactly a dyndns2 keyword.
 pub fn parse(status: u16, location: Option<&str>, body: &[u8], truncated: bool) -> Reply {
     let text = String::from_utf8_lossy(body);
     if (300..400).contains(&status) {
@@ -272,52 +283,39 @@ pub fn parse(status: u16, location: Option<&str>, body: &[u8], truncated: bool) 
             location: sanitize(location.unwrap_or("")),
         };
     }
-    let keyword = if truncated { None } else { keyword(&text) };
-    let success = (200..300).contains(&status);
-    match keyword {
-        Some(Reply::Good(a)) if success => return Reply::Good(a),
-        Some(Reply::NoChange(a)) if success => return Reply::NoChange(a),
-        Some(r @ Reply::Code(_)) => return r,
-        _ => {}
-    }
-    if let Some((class, message)) = json_error(&text) {
-        return Reply::ProviderError {
-            status,
-            class,
-            message,
+    if !(200..300).contains(&status) {
+        return match json_error(&text) {
+            Some((class, message)) => Reply::ProviderError {
+                status,
+                class,
+                message,
+            },
+            None => Reply::Status(status),
         };
     }
-    if success {
-        Reply::Unparseable {
+    if truncated {
+        return Reply::Unparseable {
             status,
-            excerpt: if truncated {
-                format!("{} bytes or more", BODY_LIMIT)
-            } else {
-                sanitize(&text)
+            excerpt: format!("{} bytes or more", BODY_LIMIT),
+        };
+    }
+    let Some(first) = text.lines().map(str::trim).find(|l| !l.is_empty()) else {
+        return Reply::Empty { status };
+    };
+    let mut words = first.split_ascii_whitespace();
+    let keyword = words.next().unwrap_or("");
+    let addr = || words.clone().next().and_then(|w| w.parse().ok());
+    match keyword {
+        "good" => Reply::Good(addr()),
+        "nochg" => Reply::NoChange(addr()),
+        other => match Code::parse(other) {
+            Some(code) => Reply::Code(code),
+            None => Reply::Unparseable {
+                status,
+                excerpt: sanitize(&text),
             },
-        }
-    } else {
-        Reply::Status(status)
+        },
     }
-}
-
-/// The first line whose first word is a dyndns2 keyword decides; other lines are ignored.
-fn keyword(text: &str) -> Option<Reply> {
-    for line in text.lines() {
-        let mut words = line.split_ascii_whitespace();
-        let Some(first) = words.next() else { continue };
-        let addr = || words.clone().next().and_then(|w| w.parse().ok());
-        match first {
-            "good" => return Some(Reply::Good(addr())),
-            "nochg" => return Some(Reply::NoChange(addr())),
-            other => {
-                if let Some(code) = Code::parse(other) {
-                    return Some(Reply::Code(code));
-                }
-            }
-        }
-    }
-    None
 }
 
 /// Extracts `class` and `message` from OVH's JSON error body without a JSON parser:
@@ -409,34 +407,56 @@ mod tests {
                 ),
                 _ => assert_eq!(class, Class::Fatal, "{code:?}"),
             }
-            // Codes carry their meaning whatever the status says.
+            // A failed status decides by itself: a 5xx page saying "abuse" blocks
+            // nothing, a 401 is a 401.
             assert_eq!(
                 parse(401, None, code.as_str().as_bytes(), false),
-                Reply::Code(code)
+                Reply::Status(401)
+            );
+            assert_eq!(
+                parse(503, None, code.as_str().as_bytes(), false),
+                Reply::Status(503)
             );
         }
     }
 
     #[test]
-    fn extra_lines_are_ignored() {
+    fn only_the_first_non_empty_line_counts() {
         assert_eq!(ok("\n\n  good 192.0.2.1\nsome trailer\n"), {
             Reply::Good(Some("192.0.2.1".parse().unwrap()))
         });
-        assert_eq!(
-            ok("X-Debug: 1\nbadauth\ngood 192.0.2.1"),
-            Reply::Code(Code::BadAuth)
+        // An HTML page that happens to hold a line starting with a keyword.
+        let html = "<html>\n<body>\ngood 192.0.2.1\n</body></html>";
+        assert!(
+            matches!(ok(html), Reply::Unparseable { .. }),
+            "{:?}",
+            ok(html)
         );
+        assert!(matches!(
+            ok("X-Debug: 1\nbadauth\ngood 192.0.2.1"),
+            Reply::Unparseable { .. }
+        ));
+    }
+
+    #[test]
+    fn empty_answers_are_their_own_class_and_never_publish() {
+        for (status, body) in [(200, ""), (200, "\n \r\n"), (204, "")] {
+            let r = parse(status, None, body.as_bytes(), false);
+            assert_eq!(r, Reply::Empty { status });
+            assert!(matches!(Outcome::Reply(r).class(), Class::Transient { .. }));
+        }
     }
 
     #[test]
     fn keywords_are_exact() {
         for body in [
             "GOOD 192.0.2.1",
+            "Nochg 192.0.2.1",
+            "BADAUTH",
             "goodish",
             "ok",
             "nochange",
             "badauth!",
-            "  ",
         ] {
             assert!(
                 matches!(ok(body), Reply::Unparseable { status: 200, .. }),
@@ -451,6 +471,8 @@ mod tests {
             parse(500, None, b"good 192.0.2.1", false),
             Reply::Status(500)
         );
+        let page = b"<h1>Error</h1>\n911\nabuse\n";
+        assert_eq!(parse(502, None, page, false), Reply::Status(502));
     }
 
     #[test]

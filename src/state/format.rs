@@ -47,7 +47,17 @@ pub fn render(map: &StateMap) -> String {
     out
 }
 
-pub fn parse(text: &str) -> Result<StateMap, String> {
+/// A state file's entries, and the lines that could not be read (skipped, each with
+/// its line number and why): one damaged line must not cost every other record its
+/// published address, its 911 floor or its hourly budget.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Parsed {
+    pub map: StateMap,
+    pub skipped: Vec<String>,
+}
+
+/// Parses a state file. Only a file that is not a state file at all is an error.
+pub fn parse(text: &str) -> Result<Parsed, String> {
     let mut lines = text
         .lines()
         .enumerate()
@@ -55,14 +65,18 @@ pub fn parse(text: &str) -> Result<StateMap, String> {
     match lines.next() {
         Some((_, l)) if l.trim() == MAGIC => {}
         Some((n, _)) => return Err(format!("line {}: not a dynhost state file", n + 1)),
-        None => return Ok(StateMap::new()),
+        None => return Ok(Parsed::default()),
     }
-    let mut map = StateMap::new();
+    let mut out = Parsed::default();
     for (n, line) in lines {
-        let (key, mem) = parse_entry(line).map_err(|e| format!("line {}: {e}", n + 1))?;
-        map.insert(key, mem);
+        match parse_entry(line) {
+            Ok((key, mem)) => {
+                out.map.insert(key, mem);
+            }
+            Err(e) => out.skipped.push(format!("line {}: {e}", n + 1)),
+        }
     }
-    Ok(map)
+    Ok(out)
 }
 
 fn parse_entry(line: &str) -> Result<(SlotKey, SlotMemory), String> {
@@ -198,7 +212,7 @@ pub(crate) mod tests {
     fn round_trips() {
         let map = sample();
         let text = render(&map);
-        assert_eq!(parse(&text).unwrap(), map);
+        assert_eq!(parse(&text).unwrap().map, map);
         for line in text.lines().filter(|l| l.starts_with("home")) {
             assert!(!line.contains('\n'));
         }
@@ -211,17 +225,33 @@ pub(crate) mod tests {
                 .unwrap_err()
                 .contains("not a dynhost state file")
         );
-        let bad = format!("{MAGIC}\nhome.example.com ipv5\n");
-        assert!(parse(&bad).unwrap_err().contains("line 2"));
-        let bad = format!("{MAGIC}\nhome.example.com ipv4 published=nope@1\n");
-        assert!(parse(&bad).is_err());
-        assert_eq!(parse("").unwrap(), StateMap::new());
+        assert_eq!(parse("").unwrap(), Parsed::default());
+    }
+
+    #[test]
+    fn a_damaged_line_costs_only_itself() {
+        let good = render(&sample());
+        let text = format!("{good}home.example.com ipv5\nhome.example.com ipv4 published=nope@1\n");
+        let parsed = parse(&text).unwrap();
+        assert_eq!(parsed.map, sample(), "every readable entry is kept");
+        assert_eq!(parsed.skipped.len(), 2, "{:?}", parsed.skipped);
+        let line = good.lines().count() + 1;
+        assert!(
+            parsed.skipped[0].starts_with(&format!("line {line}:")),
+            "{:?}",
+            parsed.skipped
+        );
+        assert!(
+            parsed.skipped[1].contains("bad address"),
+            "{:?}",
+            parsed.skipped
+        );
     }
 
     #[test]
     fn unknown_fields_are_skipped() {
         let text = format!("{MAGIC}\nh.example.com ipv4 future=1 retry_at=5\n");
-        let map = parse(&text).unwrap();
+        let map = parse(&text).unwrap().map;
         assert_eq!(map.values().next().unwrap().retry_at, Some(5));
     }
 }

@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::engine::Memory;
 
-pub use format::{decode, encode, parse, render};
-pub use store::{Lock, Store};
+pub use format::{Parsed, decode, encode, parse, render};
+pub use store::{Lock, LockError, Store};
 
 pub type StateMap = Memory;
 

@@ -9,10 +9,15 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use tracing::warn;
+
 use super::StateMap;
 use super::format::{parse, render};
+use crate::bounded;
 
 const FILE: &str = "state";
+/// The largest state file read: a hundred records take about 40 KiB.
+pub const LIMIT: usize = 1 << 20;
 const LOCK: &str = "lock";
 
 /// The state directory: the state file and the lock.
@@ -33,26 +38,40 @@ impl Store {
         }
     }
 
+    /// From now on, nothing is written: the state directory cannot be.
+    pub fn keep_in_memory(&mut self) {
+        self.read_only = true;
+    }
+
     pub fn path(&self) -> PathBuf {
         self.dir.join(FILE)
     }
 
-    /// Reads the state; a missing file is an empty state. A writable store also clears
-    /// temporary files left by a process killed in the middle of a write.
+    /// Reads the state; a missing file is an empty state. Lines that cannot be read
+    /// are skipped, said once here, and dropped at the next write. A writable store
+    /// also clears temporary files left by a process killed in the middle of a write.
     pub fn load(&mut self) -> Result<StateMap, String> {
         if !self.read_only {
             self.remove_leftovers();
         }
         let path = self.path();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let map = parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-                self.last = Some(render(&map));
-                Ok(map)
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(StateMap::new()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        let text = match bounded::read_text(&path, LIMIT) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(StateMap::new()),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let parsed = parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        const SHOWN: usize = 5;
+        for why in parsed.skipped.iter().take(SHOWN) {
+            warn!(path = %path.display(), "state file: {why}; that entry is dropped");
         }
+        if parsed.skipped.len() > SHOWN {
+            warn!(path = %path.display(), "state file: {} more unreadable lines dropped",
+                  parsed.skipped.len() - SHOWN);
+        }
+        // A clean file is not rewritten until something changes; a damaged one is.
+        self.last = parsed.skipped.is_empty().then(|| render(&parsed.map));
+        Ok(parsed.map)
     }
 
     /// Writes `map` atomically, unless it is what the file already holds.
@@ -65,12 +84,7 @@ impl Store {
         self.ensure_dir()?;
         let tmp = self.dir.join(format!(".{FILE}.{}.tmp", std::process::id()));
         let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o644)
-                .open(&tmp)?;
+            let mut f = create_new(&tmp, self.owner())?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, self.path())?;
@@ -82,6 +96,19 @@ impl Store {
         result?;
         self.last = Some(text);
         Ok(true)
+    }
+
+    /// Who files created here belong to: the directory's owner, when that is another
+    /// user and we are root. A root hook's one-shot round then leaves the state file
+    /// and the lock to the daemon's (systemd `DynamicUser=`) user, not to root.
+    fn owner(&self) -> Option<(u32, u32)> {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
+        let m = std::fs::metadata(&self.dir).ok()?;
+        (m.uid() != 0).then(|| (m.uid(), m.gid()))
     }
 
     fn remove_leftovers(&self) {
@@ -108,23 +135,25 @@ impl Store {
 
     /// Takes the lock that keeps two dynhost processes from updating at once, waiting
     /// up to `wait` for another holder to finish.
-    pub fn lock(&self, wait: Duration) -> io::Result<Lock> {
-        self.ensure_dir()?;
+    pub fn lock(&self, wait: Duration) -> Result<Lock, LockError> {
+        let unwritable = |e: io::Error| LockError::Unwritable(e.to_string());
+        self.ensure_dir().map_err(unwritable)?;
         let path = self.dir.join(LOCK);
         // flock needs no write access: open read-only, so that a lock file created by
         // root (a hook's one-shot) stays usable by a daemon running as another user.
         let open = || File::open(&path);
         let file = match open() {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o644)
-                .open(&path)
-                .and_then(|_| open()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match create_new(&path, self.owner()) {
+                    Ok(_) => open(),
+                    // Another process created it first.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => open(),
+                    Err(e) => Err(e),
+                }
+            }
             other => other,
         }
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        .map_err(|e| LockError::Unwritable(format!("{}: {e}", path.display())))?;
         let deadline = Instant::now() + wait;
         loop {
             // SAFETY: flock on a descriptor we own; no memory is involved.
@@ -134,13 +163,13 @@ impl Store {
             }
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::WouldBlock {
-                return Err(err);
+                return Err(LockError::Unwritable(format!("{}: {err}", path.display())));
             }
             if Instant::now() >= deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::WouldBlock,
-                    format!("{} is held by another dynhost process", path.display()),
-                ));
+                return Err(LockError::Held(format!(
+                    "{} is held by another dynhost process",
+                    path.display()
+                )));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -150,6 +179,59 @@ impl Store {
 /// Held while updating; released when dropped (or when the process dies).
 pub struct Lock {
     _file: File,
+}
+
+/// Why the lock was not taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LockError {
+    /// Another dynhost process holds it.
+    Held(String),
+    /// The state directory cannot be written (read-only, not ours): run from memory.
+    Unwritable(String),
+}
+
+impl std::fmt::Display for LockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockError::Held(m) | LockError::Unwritable(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Creates `path`, which must not exist yet, and never through a symlink: the state
+/// directory may belong to another user (systemd's dynamic user) while root writes in
+/// it. A leftover of ours is removed first. `owner` gets the file.
+fn create_new(path: &Path, owner: Option<(u32, u32)>) -> io::Result<File> {
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+    };
+    let file = match open() {
+        // A temporary file left by a crash of a process with our pid, or a planted
+        // link: removing it removes the link, never its target.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && is_tmp(path) => {
+            std::fs::remove_file(path)?;
+            open()?
+        }
+        other => other?,
+    };
+    if let Some((uid, gid)) = owner {
+        // SAFETY: fchown on a descriptor we own.
+        if unsafe { libc::fchown(file.as_raw_fd(), uid, gid) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(file)
+}
+
+fn is_tmp(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(&format!(".{FILE}.")) && n.ends_with(".tmp"))
 }
 
 #[cfg(test)]
@@ -199,6 +281,35 @@ mod tests {
     }
 
     #[test]
+    fn an_oversized_state_file_is_refused_not_read_whole() {
+        let dir = temp_dir("state-big");
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = "x".repeat(LIMIT + 1);
+        std::fs::write(dir.join(FILE), big).unwrap();
+        let err = Store::new(&dir, true).load().unwrap_err();
+        assert!(err.contains("larger than"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_damaged_file_keeps_its_good_entries_and_is_rewritten_without_the_bad_line() {
+        let dir = temp_dir("state-damaged");
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = format!("{}garbage ipv9\n", render(&sample()));
+        std::fs::write(dir.join(FILE), &text).unwrap();
+        let mut store = Store::new(&dir, false);
+        let map = store.load().unwrap();
+        assert_eq!(map, sample());
+        assert!(
+            store.save(&map).unwrap(),
+            "the bad line goes at the next write"
+        );
+        let again = std::fs::read_to_string(dir.join(FILE)).unwrap();
+        assert!(!again.contains("garbage"), "{again}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn read_only_stores_write_nothing() {
         let dir = temp_dir("ro");
         let mut store = Store::new(&dir, true);
@@ -212,7 +323,7 @@ mod tests {
         let store = Store::new(&dir, false);
         let held = store.lock(Duration::ZERO).unwrap();
         let err = store.lock(Duration::from_millis(120)).err().unwrap();
-        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert!(matches!(err, LockError::Held(_)), "{err}");
         drop(held);
         assert!(store.lock(Duration::ZERO).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();

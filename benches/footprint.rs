@@ -17,7 +17,7 @@ mod agent;
 #[allow(dead_code)]
 #[path = "../tests/support/netns.rs"]
 mod netns;
-#[path = "../tests/support/provider.rs"]
+#[path = "../tests/support/provider/mod.rs"]
 mod provider;
 
 use std::fmt::Write as _;

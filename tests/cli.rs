@@ -3,15 +3,28 @@
 
 mod support;
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use support::agent::{Agent, BIN, PASSWORD, Scratch, record, run, settle, text, write_config};
 use support::netns::{bridge, in_netns, ip};
-use support::provider::{Provider, Reply};
+use support::provider::Reply;
 use support::scene::Scene;
 
 const T: Duration = Duration::from_secs(10);
+
+/// One record on `ppp0` and a provider URL that nothing listens on: for commands that
+/// must not send.
+fn offline_config(name: &str) -> (Scratch, PathBuf) {
+    let dir = Scratch::new(name);
+    let cfg = write_config(
+        &dir,
+        "http://127.0.0.1:1/nic/update",
+        &record("home.example.com", "ppp0", ""),
+    );
+    (dir, cfg)
+}
 
 #[test]
 fn check_reports_every_error_with_file_line_and_key() {
@@ -40,12 +53,7 @@ fn check_reports_every_error_with_file_line_and_key() {
 
 #[test]
 fn check_prints_the_effective_config_without_the_password() {
-    let dir = Scratch::new("check-good");
-    let cfg = write_config(
-        &dir,
-        "http://127.0.0.1:1/nic/update",
-        &record("home.example.com", "ppp0", ""),
-    );
+    let (_dir, cfg) = offline_config("check-good");
     let out = run(&cfg, &["check"]);
     assert_eq!(out.status.code(), Some(0));
     let (stdout, stderr) = text(&out);
@@ -67,12 +75,7 @@ fn a_missing_config_file_is_a_configuration_error() {
 
 #[test]
 fn bad_arguments_are_usage_errors_and_send_nothing() {
-    let dir = Scratch::new("usage");
-    let cfg = write_config(
-        &dir,
-        "http://127.0.0.1:1/nic/update",
-        &record("home.example.com", "ppp0", ""),
-    );
+    let (dir, cfg) = offline_config("usage");
     for (args, needle) in [
         (vec!["update", "--ip", "10.0.0.1"], "private"),
         (vec!["update", "--ip", "100.64.1.1"], "carrier-grade NAT"),
@@ -107,16 +110,16 @@ fn bad_arguments_are_usage_errors_and_send_nothing() {
 #[test]
 fn one_shot_update_publishes_once_and_then_is_up_to_date() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start();
-        let dir = Scratch::new("oneshot");
         let body = format!(
             "{}{}",
             record("home.example.com", "br0", ""),
             record("v6.example.com", "br0", "ipv4 = false\nipv6 = true")
         );
-        let cfg = write_config(&dir, &provider.url(), &body);
+        let Scene {
+            provider,
+            dir: _dir,
+            cfg,
+        } = Scene::new("oneshot", Some("203.0.113.5/24"), &body);
 
         let out = run(&cfg, &["update"]);
         assert_eq!(out.status.code(), Some(0));
@@ -144,8 +147,8 @@ fn one_shot_update_publishes_once_and_then_is_up_to_date() {
 
         let out = run(&cfg, &["update", "--ip", "198.51.100.9"]);
         assert_eq!(out.status.code(), Some(0));
-        let reqs = provider.wait_for(3, T);
-        assert_eq!(reqs[2].param("myip"), Some("198.51.100.9"));
+        let r = provider.nth(3, T, "the update with --ip");
+        assert_eq!(r.param("myip"), Some("198.51.100.9"));
 
         let out = run(&cfg, &["update", "--interface", "eth9"]);
         assert_eq!(out.status.code(), Some(3));
@@ -164,10 +167,8 @@ fn one_shot_update_publishes_once_and_then_is_up_to_date() {
             Some(0),
             "v6.example.com publishes IPv6 on br0"
         );
-        assert_eq!(
-            provider.wait_for(4, T)[3].param("hostname"),
-            Some("v6.example.com")
-        );
+        let r = provider.nth(4, T, "the IPv6 update");
+        assert_eq!(r.param("hostname"), Some("v6.example.com"));
 
         let (json, _) = text(&run(&cfg, &["status", "--json"]));
         assert!(json.contains("\"address\":\"198.51.100.9\""), "{json}");
@@ -208,15 +209,8 @@ fn one_shot_updates_share_the_hourly_budget() {
 #[test]
 fn one_shot_update_fails_when_the_provider_does() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start_with(Reply::Text(503, "maintenance".into()));
-        let dir = Scratch::new("oneshot-503");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene { provider, dir, cfg } = Scene::home("oneshot-503", Some("203.0.113.5/24"));
+        provider.set_default(Reply::Text(503, "maintenance".into()));
         let out = run(&cfg, &["update"]);
         assert_eq!(out.status.code(), Some(1));
         let (stdout, _) = text(&out);

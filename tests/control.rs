@@ -10,9 +10,8 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
 
-use support::agent::{Agent, BIN, Scratch, record, run, set_mode, settle, text, write_config};
-use support::netns::{bridge, in_netns, move_addr};
-use support::provider::Provider;
+use support::agent::{Agent, BIN, run, set_mode, settle, text};
+use support::netns::{in_netns, move_addr};
 use support::scene::Scene;
 
 const T: Duration = Duration::from_secs(10);
@@ -20,18 +19,12 @@ const T: Duration = Duration::from_secs(10);
 #[test]
 fn a_hook_and_the_netlink_event_for_the_same_address_give_one_request() {
     in_netns(|| {
-        let Scene {
-            provider,
-            dir: _dir,
-            cfg,
-        } = Scene::home("hook-join", Some("203.0.113.5/24"));
-        let agent = Agent::start(&cfg, &[]);
-        provider.wait_for(1, T);
-        agent.wait_log("published", T);
+        let scene = Scene::home("hook-join", Some("203.0.113.5/24"));
+        let agent = scene.start_published(T);
         // What a PPP ip-up hook does right after the address changed.
         move_addr("br0", "203.0.113.5/24", "198.51.100.9/24");
         let out = run(
-            &cfg,
+            &scene.cfg,
             &["update", "--interface", "br0", "--ip", "198.51.100.9"],
         );
         assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
@@ -43,7 +36,7 @@ fn a_hook_and_the_netlink_event_for_the_same_address_give_one_request() {
             "the hook waits for the round and reports it: {stdout}"
         );
         settle(Duration::from_secs(2));
-        let reqs = provider.requests();
+        let reqs = scene.provider.requests();
         assert_eq!(
             reqs.len(),
             2,
@@ -57,14 +50,11 @@ fn a_hook_and_the_netlink_event_for_the_same_address_give_one_request() {
 #[test]
 fn the_daemon_answers_a_trigger_for_an_interface_nobody_follows() {
     in_netns(|| {
-        bridge("br0");
-        let provider = Provider::start();
-        let dir = Scratch::new("hook-unknown");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene {
+            provider,
+            dir: _dir,
+            cfg,
+        } = Scene::home("hook-unknown", None);
         let _agent = Agent::start(&cfg, &[]);
         let out = run(&cfg, &["update", "--interface", "eth9"]);
         assert_eq!(
@@ -102,7 +92,7 @@ fn the_socket_refuses_other_users_and_malformed_messages_and_keeps_running() {
     in_netns(|| {
         let Scene { provider, dir, cfg } = Scene::home("socket", Some("203.0.113.5/24"));
         let agent = Agent::start(&cfg, &[]);
-        provider.wait_for(1, T);
+        provider.nth(1, T, "the first update");
         let sock = dir.join("control.sock");
         let meta = std::fs::metadata(&sock).unwrap();
         assert!(meta.file_type().is_socket());
@@ -170,7 +160,7 @@ fn the_socket_refuses_other_users_and_malformed_messages_and_keeps_running() {
             "still serving: {:?}",
             text(&out)
         );
-        assert_eq!(provider.wait_for(2, T).len(), 2);
+        provider.nth(2, T, "the forced update");
         assert!(agent.stop().success());
         assert!(!sock.exists(), "the socket is removed at exit");
     });
@@ -179,16 +169,9 @@ fn the_socket_refuses_other_users_and_malformed_messages_and_keeps_running() {
 #[test]
 fn a_second_daemon_on_the_same_state_refuses_to_start() {
     in_netns(|| {
-        bridge("br0");
-        let provider = Provider::start();
-        let dir = Scratch::new("second");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
-        let _first = Agent::start(&cfg, &[]);
-        let out = run(&cfg, &["run"]);
+        let scene = Scene::home("second", None);
+        let _first = Agent::start(&scene.cfg, &[]);
+        let out = run(&scene.cfg, &["run"]);
         assert_eq!(out.status.code(), Some(1));
         assert!(
             text(&out).1.contains("is dynhost already running?"),

@@ -6,6 +6,7 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use support::agent::{
 };
 use support::netns::{bridge, in_netns, ip, ip_batch, move_addr};
 use support::provider::{Provider, Reply};
+use support::scene::Scene;
 
 const T: Duration = Duration::from_secs(15);
 
@@ -23,15 +25,43 @@ fn config_body(records: &str) -> String {
     format!("[retry]\ninitial = \"1s\"\nmax = \"2s\"\n\n{records}",)
 }
 
-fn with_timeout(dir: &Scratch, url: &str, records: &str) -> std::path::PathBuf {
+/// A config for `records` with fast retries and a 2 s request bound.
+fn with_timeout(dir: &Scratch, url: &str, records: &str) -> PathBuf {
     let path = write_config(dir, url, &config_body(records));
-    let text = std::fs::read_to_string(&path).unwrap().replacen(
+    add_request_timeout(&path);
+    path
+}
+
+fn add_request_timeout(cfg: &Path) {
+    let text = std::fs::read_to_string(cfg).unwrap().replacen(
         "[provider]\n",
         "[provider]\ntimeout = \"2s\"\n",
         1,
     );
-    std::fs::write(&path, text).unwrap();
-    path
+    std::fs::write(cfg, text).unwrap();
+}
+
+/// `br0` with 203.0.113.5/24, a provider, and `records` with fast retries and a 2 s
+/// request bound.
+fn fault_scene(name: &str, records: &str) -> Scene {
+    let scene = Scene::new(name, Some("203.0.113.5/24"), &config_body(records));
+    add_request_timeout(&scene.cfg);
+    scene
+}
+
+/// `br0` with 203.0.113.5/24 and a TLS provider whose CA is written to `ca_dir`
+/// (`tls` is where write_config looks for it), with fast retries.
+fn tls_scene(name: &str, ca_dir: &str) -> Scene {
+    bridge("br0");
+    ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
+    let dir = Scratch::new(name);
+    let provider = Provider::start_tls(&dir.join(ca_dir));
+    let cfg = with_timeout(
+        &dir,
+        &provider.url(),
+        &record("home.example.com", "br0", ""),
+    );
+    Scene { provider, dir, cfg }
 }
 
 fn state(dir: &Scratch) -> String {
@@ -71,15 +101,7 @@ fn fault_case(name: &str, fault: Reply, class: Class) -> String {
 
 /// The body of `fault_case`, in the caller's namespace.
 fn fault_body(name: &str, fault: Reply, class: Class) -> String {
-    bridge("br0");
-    ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-    let provider = Provider::start();
-    let dir = Scratch::new(name);
-    let cfg = with_timeout(
-        &dir,
-        &provider.url(),
-        &record("home.example.com", "br0", ""),
-    );
+    let Scene { provider, dir, cfg } = fault_scene(name, &record("home.example.com", "br0", ""));
     let agent = Agent::start(&cfg, &[]);
     wait_state(&dir, "published=203.0.113.5@");
 
@@ -230,16 +252,8 @@ fn a_redirect_is_not_followed_and_blocks() {
 #[test]
 fn a_certificate_that_does_not_verify_sends_nothing_and_is_retried() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let dir = Scratch::new("ftls");
         // Its CA is written under dir/untrusted, not where write_config looks.
-        let provider = Provider::start_tls(&dir.join("untrusted"));
-        let cfg = with_timeout(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene { provider, dir, cfg } = tls_scene("ftls", "untrusted");
         let agent = Agent::start(&cfg, &[]);
         agent.wait_log("will retry", T);
         assert!(agent.log().contains("not sent"), "classified as never sent");
@@ -256,8 +270,7 @@ fn a_certificate_that_does_not_verify_sends_nothing_and_is_retried() {
         );
         assert!(std::fs::read_to_string(&fixed).unwrap().contains("ca_file"));
         agent.signal(libc::SIGHUP);
-        let reqs = provider.wait_for(1, T);
-        assert!(reqs[0].tls);
+        assert!(provider.nth(1, T, "the request over verified TLS").tls);
         wait_state(&dir, "published=203.0.113.5@");
         assert!(agent.stop().success());
     });
@@ -266,19 +279,14 @@ fn a_certificate_that_does_not_verify_sends_nothing_and_is_retried() {
 #[test]
 fn a_trusted_certificate_works() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let dir = Scratch::new("ftlsok");
-        let provider = Provider::start_tls(&dir.join("tls"));
-        let cfg = with_timeout(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene {
+            provider,
+            dir: _dir,
+            cfg,
+        } = tls_scene("ftlsok", "tls");
         assert!(std::fs::read_to_string(&cfg).unwrap().contains("ca_file"));
         let agent = Agent::start(&cfg, &[]);
-        let reqs = provider.wait_for(1, T);
-        assert!(reqs[0].tls);
+        assert!(provider.nth(1, T, "the request over TLS").tls);
         agent.wait_log("published", T);
     });
 }
@@ -306,15 +314,9 @@ fn a_provider_name_that_does_not_resolve_is_retried() {
 #[test]
 fn after_911_nothing_is_sent_for_30_minutes() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start_with(Reply::Text(200, "911".into()));
-        let dir = Scratch::new("r911");
-        let cfg = with_timeout(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene { provider, dir, cfg } =
+            fault_scene("r911", &record("home.example.com", "br0", ""));
+        provider.set_default(Reply::Text(200, "911".into()));
         let agent = Agent::start(&cfg, &[]);
         agent.wait_log("will retry", T);
         wait_state(&dir, "retry_at=");
@@ -350,14 +352,11 @@ fn after_911_nothing_is_sent_for_30_minutes() {
 #[test]
 fn the_newest_address_wins_while_a_retry_waits() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start();
-        let dir = Scratch::new("rnewest");
         let body = "[retry]\ninitial = \"3s\"\nmax = \"3s\"\n\n".to_string()
             + &record("home.example.com", "br0", "");
-        let cfg = write_config(&dir, &provider.url(), &body);
-        let agent = Agent::start(&cfg, &[]);
+        let scene = Scene::new("rnewest", Some("203.0.113.5/24"), &body);
+        let provider = &scene.provider;
+        let agent = Agent::start(&scene.cfg, &[]);
         agent.wait_log("published", T);
         provider.set_default(Reply::Text(503, "busy".into()));
         move_addr("br0", "203.0.113.5/24", "198.51.100.6/24");
@@ -365,10 +364,11 @@ fn the_newest_address_wins_while_a_retry_waits() {
         // While the retry waits, the address moves on.
         move_addr("br0", "198.51.100.6/24", "198.51.100.7/24");
         provider.set_default(Reply::GoodEcho);
-        let reqs = provider.wait_for(3, T);
-        assert_eq!(reqs[1].param("myip"), Some("198.51.100.6"));
+        let failed = provider.nth(2, T, "the update that fails");
+        assert_eq!(failed.param("myip"), Some("198.51.100.6"));
+        let retry = provider.nth(3, T, "the retry");
         assert_eq!(
-            reqs[2].param("myip"),
+            retry.param("myip"),
             Some("198.51.100.7"),
             "the retry carries the newest"
         );
@@ -384,14 +384,10 @@ fn the_newest_address_wins_while_a_retry_waits() {
 #[test]
 fn a_hanging_record_does_not_delay_another() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start();
-        provider.set_default_for("slow.example.com", Reply::Hang);
-        let dir = Scratch::new("rindep");
         let records =
             record("slow.example.com", "br0", "") + &record("fast.example.com", "br0", "");
-        let cfg = with_timeout(&dir, &provider.url(), &records);
+        let Scene { provider, dir, cfg } = fault_scene("rindep", &records);
+        provider.set_default_for("slow.example.com", Reply::Hang);
         let agent = Agent::start(&cfg, &[]);
         let reqs = provider.wait_for(2, T);
         let fast = reqs
@@ -415,16 +411,12 @@ fn a_hanging_record_does_not_delay_another() {
 #[test]
 fn a_netlink_overrun_resyncs_to_the_final_address() {
     in_netns(|| {
-        bridge("br0");
+        let Scene {
+            provider,
+            dir: _dir,
+            cfg,
+        } = Scene::home("overrun", Some("203.0.113.5/24"));
         bridge("storm0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start();
-        let dir = Scratch::new("overrun");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
         let mut cmd = Command::new(BIN);
         cmd.args(["-c", cfg.to_str().unwrap(), "run"])
             .env("DYNHOST_NETLINK_RCVBUF", "4096");
@@ -444,8 +436,8 @@ fn a_netlink_overrun_resyncs_to_the_final_address() {
         lines.push("addr add 203.0.113.99/24 dev br0".into());
         ip_batch(&lines);
         agent.signal(libc::SIGCONT);
-        let reqs = provider.wait_for(2, T);
-        assert_eq!(reqs[1].param("myip"), Some("203.0.113.99"));
+        let r = provider.nth(2, T, "the update after the storm");
+        assert_eq!(r.param("myip"), Some("203.0.113.99"));
         agent.wait_log("overrun", T);
         settle(Duration::from_secs(2));
         assert_eq!(provider.count(), 2, "one update for the whole storm");
@@ -455,17 +447,10 @@ fn a_netlink_overrun_resyncs_to_the_final_address() {
 #[test]
 fn sigterm_during_a_request_exits_promptly() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start_with(Reply::Hang);
-        let dir = Scratch::new("term");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
+        let Scene { provider, dir, cfg } = Scene::home("term", Some("203.0.113.5/24"));
+        provider.set_default(Reply::Hang);
         let agent = Agent::start(&cfg, &[]);
-        provider.wait_for(1, T);
+        provider.nth(1, T, "the request that hangs");
         let t = Instant::now();
         assert!(agent.stop().success());
         assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
@@ -476,13 +461,10 @@ fn sigterm_during_a_request_exits_promptly() {
 #[test]
 fn kill_9_at_any_moment_leaves_the_old_or_the_new_state() {
     in_netns(|| {
-        bridge("br0");
-        let provider = Provider::start();
-        let dir = Scratch::new("kill9");
         let body = "debounce = \"0s\"\ndebounce_max = \"0s\"\nmax_updates_per_hour = 3600\n"
             .to_string()
             + &record("home.example.com", "br0", "");
-        let cfg = write_config(&dir, &provider.url(), &body);
+        let Scene { provider, dir, cfg } = Scene::new("kill9", None, &body);
         let mut seed = 0x2545_f491_u64;
         let mut addr = String::from("203.0.113.1");
         ip(&["addr", "add", &format!("{addr}/32"), "dev", "br0"]);
@@ -544,18 +526,15 @@ fn kill_9_at_any_moment_leaves_the_old_or_the_new_state() {
 #[test]
 fn two_updates_at_once_send_one_request() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start_with(Reply::Delay(
+        let Scene {
+            provider,
+            dir: _dir,
+            cfg,
+        } = Scene::home("twice", Some("203.0.113.5/24"));
+        provider.set_default(Reply::Delay(
             Duration::from_millis(800),
             Box::new(Reply::GoodEcho),
         ));
-        let dir = Scratch::new("twice");
-        let cfg = write_config(
-            &dir,
-            &provider.url(),
-            &record("home.example.com", "br0", ""),
-        );
         let spawn = || {
             Command::new(BIN)
                 .args(["-c", cfg.to_str().unwrap(), "update"])
@@ -589,21 +568,17 @@ fn two_updates_at_once_send_one_request() {
 #[test]
 fn the_password_stays_out_of_logs_files_process_lists_and_errors() {
     in_netns(|| {
-        bridge("br0");
-        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
-        let provider = Provider::start();
+        let rec = "[[record]]\nhostname = \"home.example.com\"\nusername = \"example.com-test\"\n\
+                   password_file = \"home.secret\"\ninterface = \"br0\"\n";
+        let Scene { provider, dir, cfg } = fault_scene("secret", rec);
         provider.push(Reply::Text(503, "busy".into()));
-        let dir = Scratch::new("secret");
         let secret = dir.join("home.secret");
         std::fs::write(&secret, format!("{PASSWORD}\n")).unwrap();
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let rec = "[[record]]\nhostname = \"home.example.com\"\nusername = \"example.com-test\"\n\
-                   password_file = \"home.secret\"\ninterface = \"br0\"\n";
-        let cfg = with_timeout(&dir, &provider.url(), rec);
         let agent = Agent::start(&cfg, &["-vv"]);
         // It was sent, so it was read, and it is still nowhere else.
-        let reqs = provider.wait_for(2, T);
-        assert_eq!(reqs[1].basic_auth.as_ref().unwrap().1, PASSWORD);
+        let retried = provider.nth(2, T, "the retried update");
+        assert_eq!(retried.basic_auth.as_ref().unwrap().1, PASSWORD);
         agent.wait_log("published", T);
         assert!(
             agent.log().contains(&format!(

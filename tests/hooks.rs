@@ -2,346 +2,35 @@
 //! NetworkManager's dispatcher, dhcpcd and udhcpc. Each runs as its caller runs it, under
 //! busybox ash (OpenWrt) and /bin/sh (Debian's dash): the PPP hook against the real
 //! binary in a private network namespace, the others with a fake dynhost that records
-//! its arguments (tests/support/fakebin/dynhost).
-//!
-//! Every hook run gets one extra descriptor, fd 3, the write end of a pipe that the hooks
-//! never touch: every process the hook starts in the background inherits it, so the end
-//! of file on the read end says that all of them are done. That makes "nothing was
-//! called" a fact rather than a guess after a sleep.
+//! its arguments (tests/support/fakebin/dynhost). The runner, and how it knows that
+//! everything a hook started is done, is in tests/support/hooks.rs.
 
 mod support;
 
-use std::fs::File;
-use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use support::agent::{Agent, BIN, Scratch, record, settle, write_config};
+use support::agent::{Agent, Scratch, settle};
+use support::hooks::{
+    Call, QUICK, SHELLS, Shell, argvs, calls, dhcpcd_runner, pppd_env, pppd_link_up, redirect,
+    run_hook, run_hook_to_end,
+};
 use support::netns::{in_netns, ppp};
-use support::provider::Provider;
-
-const T: Duration = Duration::from_secs(10);
-/// How long a hook may take to return: it must never hold up pppd, netifd or NM.
-const QUICK: Duration = Duration::from_secs(1);
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn contrib(path: &str) -> PathBuf {
-    root().join("contrib").join(path)
-}
-
-fn fake_dynhost() -> PathBuf {
-    root().join("tests/support/fakebin/dynhost")
-}
-
-fn openwrt_standin(name: &str) -> PathBuf {
-    root().join("tests/support/openwrt").join(name)
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// busybox, or a failure that says how to get it: these tests must not pass without it.
-fn busybox() -> PathBuf {
-    which("busybox").unwrap_or_else(|| {
-        panic!(
-            "busybox is not installed: the hooks must run under busybox ash, as on OpenWrt. \
-             Install it: apt-get install busybox"
-        )
-    })
-}
-
-/// The shells every hook must work with.
-#[derive(Clone, Copy, Debug)]
-enum Shell {
-    /// busybox ash, OpenWrt's /bin/sh.
-    Ash,
-    /// The system's /bin/sh (dash on Debian).
-    Sh,
-}
-
-const SHELLS: [Shell; 2] = [Shell::Ash, Shell::Sh];
-
-impl Shell {
-    /// `SHELL SCRIPT`, as the kernel runs a `#!/bin/sh` script.
-    fn script(self, script: &Path) -> Command {
-        let mut cmd = self.bare();
-        cmd.arg(script);
-        cmd
-    }
-
-    fn bare(self) -> Command {
-        match self {
-            Shell::Ash => {
-                let mut cmd = Command::new(busybox());
-                cmd.arg("ash");
-                cmd
-            }
-            Shell::Sh => Command::new("/bin/sh"),
-        }
-    }
-}
-
-// ---- running a hook ------------------------------------------------------------------
-
-/// A hook that has returned; its background work may still be running.
-struct Ran {
-    status: ExitStatus,
-    took: Duration,
-    /// Fires when every process the hook started has exited (fd 3 closed everywhere).
-    all_done: mpsc::Receiver<()>,
-    stdout: Option<mpsc::Receiver<(Vec<u8>, Duration)>>,
-}
-
-impl Ran {
-    /// The hook returned quickly with status 0.
-    fn assert_quick_success(&self, what: &str) {
-        assert!(
-            self.status.success(),
-            "{what}: the hook must always exit 0, got {:?}",
-            self.status
-        );
-        assert!(
-            self.took < QUICK,
-            "{what}: the hook took {:?} to return; it must not wait for dynhost",
-            self.took
-        );
-    }
-
-    /// Waits until nothing the hook started is left.
-    fn wait_all(&self, what: &str) {
-        self.all_done.recv_timeout(T).unwrap_or_else(|_| {
-            panic!("{what}: something the hook started was still running after {T:?}")
-        });
-    }
-}
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two new descriptors, which we then own.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
-}
-
-fn wait_child(child: &mut Child, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + T;
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("{what}: the hook itself did not return within {T:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Runs a prepared hook command with fd 3 as the "all done" witness and stdin on
-/// /dev/null. Without `capture`, stdout and stderr are /dev/null too (as pppd has them);
-/// with it, they are pipes whose end of file is timed, to show that the background work
-/// does not hold them.
-fn run_hook(mut cmd: Command, what: &str, capture: bool) -> Ran {
-    let (r, w) = pipe();
-    let wfd = w.as_raw_fd();
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if wfd == 3 {
-                if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            } else if libc::dup2(wfd, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.stdin(Stdio::null());
-    if capture {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    } else {
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    }
-    let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: cannot run the hook: {e}"));
-    drop(w);
-    let stdout = if capture {
-        let (tx, rx) = mpsc::channel();
-        let mut out = child.stdout.take().unwrap();
-        let mut err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = out.read_to_end(&mut buf);
-            let _ = err.read_to_end(&mut buf);
-            let _ = tx.send((buf, start.elapsed()));
-        });
-        Some(rx)
-    } else {
-        None
-    };
-    let status = wait_child(&mut child, what);
-    let took = start.elapsed();
-    let (tx, all_done) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut f = File::from(r);
-        let mut sink = Vec::new();
-        let _ = f.read_to_end(&mut sink);
-        let _ = tx.send(());
-    });
-    Ran {
-        status,
-        took,
-        all_done,
-        stdout,
-    }
-}
-
-// ---- what the fake dynhost recorded ---------------------------------------------------
-
-#[derive(Debug, PartialEq, Eq)]
-struct Call {
-    /// `DYNHOST_CONFIG` as the call saw it.
-    config: String,
-    /// The arguments, each in [brackets].
-    argv: String,
-    /// The exit status, once the call is over.
-    exit: Option<i32>,
-}
-
-fn calls(log: &Path) -> Vec<Call> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut out: Vec<(String, Call)> = Vec::new();
-    for line in text.lines() {
-        let mut words = line.splitn(3, ' ');
-        match (words.next(), words.next(), words.next()) {
-            (Some("call"), Some(pid), Some(rest)) => {
-                let (config, argv) = rest.split_once(' ').unwrap_or((rest, ""));
-                out.push((
-                    pid.to_string(),
-                    Call {
-                        config: config.trim_start_matches("config=").to_string(),
-                        argv: argv.to_string(),
-                        exit: None,
-                    },
-                ));
-            }
-            (Some("exit"), Some(pid), Some(rc)) => {
-                let call = out
-                    .iter_mut()
-                    .find(|(p, _)| p == pid)
-                    .unwrap_or_else(|| panic!("exit without a call: {line:?}"));
-                call.1.exit = Some(rc.parse().unwrap());
-            }
-            _ => panic!("unexpected line in the fake dynhost's log: {line:?}"),
-        }
-    }
-    out.into_iter().map(|(_, c)| c).collect()
-}
-
-/// The argument lists of the finished calls; panics on an unfinished one.
-fn argvs(log: &Path) -> Vec<String> {
-    calls(log)
-        .into_iter()
-        .map(|c| {
-            assert!(c.exit.is_some(), "a call never finished: {c:?}");
-            c.argv
-        })
-        .collect()
-}
+use support::repo::{contrib, openwrt_standin};
+use support::scene::Scene;
 
 // ---- PPP ------------------------------------------------------------------------------
-
-/// pppd's environment for ip-up: empty except for its own variables (pppd.8, SCRIPTS).
-fn pppd_env(cmd: &mut Command, ifname: &str, local: &str, remote: &str, ipparam: &str) {
-    cmd.env_clear();
-    for (k, v) in [
-        ("IFNAME", ifname),
-        ("DEVICE", "/dev/ttyUSB0"),
-        ("SPEED", "115200"),
-        ("IPLOCAL", local),
-        ("IPREMOTE", remote),
-        ("PEERNAME", "isp"),
-        ("ORIG_UID", "0"),
-        ("PPPLOGNAME", "root"),
-        ("PPPD_PID", "4242"),
-        ("LINKNAME", ipparam),
-        ("CALL_FILE", ipparam),
-        ("UNIT", "0"),
-        ("USEPEERDNS", "1"),
-        ("DNS1", "192.0.2.53"),
-        ("DNS2", "198.51.100.53"),
-    ] {
-        cmd.env(k, v);
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-}
-
-/// The test's only additions to a hook's environment: where dynhost and its config are,
-/// and the recorder's settings. `real` runs the real binary behind the recorder.
-fn redirect(cmd: &mut Command, config: Option<&Path>, log: &Path, real: bool) {
-    cmd.env("DYNHOST_BIN", fake_dynhost())
-        .env("FAKE_DYNHOST_LOG", log);
-    if let Some(c) = config {
-        cmd.env("DYNHOST_CONFIG", c);
-    }
-    if real {
-        cmd.env("FAKE_DYNHOST_EXEC", BIN);
-    }
-}
-
-/// ip-up exactly as pppd runs it: `ip-up ppp0 /dev/ttyUSB0 115200 LOCAL REMOTE wan`.
-fn ppp_ip_up(shell: Shell, config: &Path, log: &Path, local: &str, remote: &str) -> Command {
-    let mut cmd = shell.script(&contrib("ppp/ip-up"));
-    cmd.args(["ppp0", "/dev/ttyUSB0", "115200", local, remote, "wan"]);
-    pppd_env(&mut cmd, "ppp0", local, remote, "wan");
-    redirect(&mut cmd, Some(config), log, true);
-    cmd
-}
 
 #[test]
 fn ppp_ip_up_with_the_daemon_running_gives_one_update() {
     for shell in SHELLS {
         let what = format!("ip-up under {shell:?}, daemon running");
         in_netns(move || {
-            let provider = Provider::start();
-            let dir = Scratch::new("ppp-daemon");
-            let cfg = write_config(
-                &dir,
-                &provider.url(),
-                &record("home.example.com", "ppp0", ""),
-            );
+            let Scene { provider, dir, cfg } = Scene::home_on("ppp-daemon", "ppp0");
             let agent = Agent::start(&cfg, &[]);
-            // pppd configures the link with our address, then runs ip-up.
-            ppp("ppp0", "203.0.113.7", "198.51.100.1");
-            let log = dir.join("calls");
-            let ran = run_hook(
-                ppp_ip_up(shell, &cfg, &log, "203.0.113.7", "198.51.100.1"),
-                &what,
-                false,
-            );
-            ran.assert_quick_success(&what);
-            ran.wait_all(&what);
+            let log = pppd_link_up(&dir, &cfg, shell, "203.0.113.7", "198.51.100.1", &what);
             assert_eq!(
                 calls(&log),
                 vec![Call {
@@ -374,22 +63,8 @@ fn ppp_ip_up_without_a_daemon_publishes_the_address_itself() {
     for shell in SHELLS {
         let what = format!("ip-up under {shell:?}, no daemon");
         in_netns(move || {
-            let provider = Provider::start();
-            let dir = Scratch::new("ppp-oneshot");
-            let cfg = write_config(
-                &dir,
-                &provider.url(),
-                &record("home.example.com", "ppp0", ""),
-            );
-            ppp("ppp0", "203.0.113.7", "198.51.100.1");
-            let log = dir.join("calls");
-            let ran = run_hook(
-                ppp_ip_up(shell, &cfg, &log, "203.0.113.7", "198.51.100.1"),
-                &what,
-                false,
-            );
-            ran.assert_quick_success(&what);
-            ran.wait_all(&what);
+            let Scene { provider, dir, cfg } = Scene::home_on("ppp-oneshot", "ppp0");
+            let log = pppd_link_up(&dir, &cfg, shell, "203.0.113.7", "198.51.100.1", &what);
             let c = calls(&log);
             assert_eq!(c.len(), 1, "{what}: {c:?}");
             assert_eq!(c[0].exit, Some(0), "{what}: {c:?}");
@@ -407,22 +82,8 @@ fn ppp_ip_up_with_a_cgnat_address_sends_nothing_and_exits_0() {
     for shell in SHELLS {
         let what = format!("ip-up under {shell:?}, CGNAT address");
         in_netns(move || {
-            let provider = Provider::start();
-            let dir = Scratch::new("ppp-cgnat");
-            let cfg = write_config(
-                &dir,
-                &provider.url(),
-                &record("home.example.com", "ppp0", ""),
-            );
-            ppp("ppp0", "100.64.0.7", "100.64.0.1");
-            let log = dir.join("calls");
-            let ran = run_hook(
-                ppp_ip_up(shell, &cfg, &log, "100.64.0.7", "100.64.0.1"),
-                &what,
-                false,
-            );
-            ran.assert_quick_success(&what);
-            ran.wait_all(&what);
+            let Scene { provider, dir, cfg } = Scene::home_on("ppp-cgnat", "ppp0");
+            let log = pppd_link_up(&dir, &cfg, shell, "100.64.0.7", "100.64.0.1", &what);
             assert_eq!(
                 calls(&log),
                 vec![Call {
@@ -445,13 +106,7 @@ fn ppp_ipv6_up_never_passes_a_link_local_address() {
         for hook in ["ppp/ip-up", "ppp/ipv6-up"] {
             let what = format!("{hook} for IPv6 under {shell:?}");
             in_netns(move || {
-                let provider = Provider::start();
-                let dir = Scratch::new("ppp6");
-                let cfg = write_config(
-                    &dir,
-                    &provider.url(),
-                    &record("home.example.com", "pppoe-wan", ""),
-                );
+                let Scene { provider, dir, cfg } = Scene::home_on("ppp6", "pppoe-wan");
                 ppp("pppoe-wan", "203.0.113.9", "198.51.100.1");
                 let log = dir.join("calls");
                 let ll_local = "fe80::5054:ff:fe12:3456";
@@ -463,9 +118,7 @@ fn ppp_ipv6_up_never_passes_a_link_local_address() {
                     .env("LLREMOTE", ll_remote)
                     .env("PPP_IPPARAM", "wan");
                 redirect(&mut cmd, Some(&cfg), &log, true);
-                let ran = run_hook(cmd, &what, false);
-                ran.assert_quick_success(&what);
-                ran.wait_all(&what);
+                run_hook_to_end(cmd, &what);
                 assert_eq!(
                     calls(&log),
                     vec![Call {
@@ -514,9 +167,7 @@ fn ppp_hooks_called_from_debian_ip_up_local_with_one_word_still_work() {
             .current_dir(&dir.path);
             pppd_env(&mut cmd, "ppp0", "203.0.113.7", "198.51.100.1", "isp*");
             redirect(&mut cmd, Some(&dir.join("config.toml")), &log, false);
-            let ran = run_hook(cmd, &what, false);
-            ran.assert_quick_success(&what);
-            ran.wait_all(&what);
+            run_hook_to_end(cmd, &what);
             let c = calls(&log);
             assert_eq!(c.len(), 1, "{what}: {c:?}");
             assert_eq!(c[0].argv, argv, "{what}");
@@ -576,12 +227,7 @@ fn no_hook_waits_for_dynhost() {
             cmd.env("FAKE_DYNHOST_SLEEP", "2").stdin(Stdio::null());
             let ran = run_hook(cmd, &what, true);
             ran.assert_quick_success(&what);
-            let (out, eof) = ran
-                .stdout
-                .as_ref()
-                .unwrap()
-                .recv_timeout(T)
-                .unwrap_or_else(|_| panic!("{what}: stdout/stderr still open after {T:?}"));
+            let (out, eof) = ran.output(&what);
             assert!(
                 eof < QUICK,
                 "{what}: the hook's stdout/stderr stayed open {eof:?}: the background work \
@@ -629,9 +275,7 @@ fn networkmanager_dispatcher_acts_on_up_and_address_changes_only() {
                 .env("DEVICE_IP_IFACE", "wlp2s0")
                 .env("CONNECTION_ID", "home");
             redirect(&mut cmd, None, &log, false);
-            let ran = run_hook(cmd, &what, false);
-            ran.assert_quick_success(&what);
-            ran.wait_all(&what);
+            run_hook_to_end(cmd, &what);
             let want: Vec<String> = if expect {
                 vec!["[-q] [update] [--interface] [wlp2s0]".into()]
             } else {
@@ -643,25 +287,6 @@ fn networkmanager_dispatcher_acts_on_up_and_address_changes_only() {
 }
 
 // ---- dhcpcd -------------------------------------------------------------------------------
-
-/// dhcpcd-run-hooks in miniature: a shell that sources the hook, under `set -u`, with
-/// positional parameters of its own, then shows that it carried on with its state intact.
-fn dhcpcd_runner(shell: Shell) -> Command {
-    let mut cmd = shell.bare();
-    cmd.arg("-c")
-        .arg(
-            r#"set -u
-set -- first second
-path_before=$PATH
-. "$0"
-status=$?
-echo "after hook: status=$status args=$* path_same=$([ "$PATH" = "$path_before" ] && echo yes)"
-command -v dynhost_dhcpcd_hook >/dev/null 2>&1 && echo "function left behind"
-exit 0"#,
-        )
-        .arg(contrib("dhcpcd/dynhost"));
-    cmd
-}
 
 #[test]
 fn dhcpcd_hook_is_sourced_returns_and_acts_on_its_reasons() {
@@ -711,7 +336,7 @@ fn dhcpcd_hook_is_sourced_returns_and_acts_on_its_reasons() {
             redirect(&mut cmd, None, &log, false);
             let ran = run_hook(cmd, &what, true);
             ran.assert_quick_success(&what);
-            let (out, _) = ran.stdout.as_ref().unwrap().recv_timeout(T).unwrap();
+            let (out, _) = ran.output(&what);
             let out = String::from_utf8_lossy(&out);
             assert_eq!(
                 out.trim_end(),
@@ -733,9 +358,7 @@ fn dhcpcd_hook_without_an_ipv4_address_asks_for_a_round_on_the_interface() {
     let mut cmd = dhcpcd_runner(Shell::Ash);
     cmd.env("reason", "BOUND").env("interface", "eth0");
     redirect(&mut cmd, None, &log, false);
-    let ran = run_hook(cmd, "dhcpcd BOUND without new_ip_address", false);
-    ran.assert_quick_success("dhcpcd");
-    ran.wait_all("dhcpcd");
+    run_hook_to_end(cmd, "dhcpcd BOUND without new_ip_address");
     assert_eq!(argvs(&log), ["[-q] [update] [--interface] [eth0]"]);
 }
 
@@ -762,9 +385,7 @@ fn udhcpc_hook_acts_on_bound_and_renew_with_the_leased_address() {
                 .env("subnet", "255.255.255.0")
                 .env("router", "203.0.113.1");
             redirect(&mut cmd, None, &log, false);
-            let ran = run_hook(cmd, &what, false);
-            ran.assert_quick_success(&what);
-            ran.wait_all(&what);
+            run_hook_to_end(cmd, &what);
             let want: Vec<String> = if expect {
                 vec!["[-q] [update] [--interface] [eth1] [--ip] [203.0.113.30]".into()]
             } else {
@@ -840,9 +461,7 @@ fn openwrt_hotplug_updates_followed_interfaces_on_ifup_and_ifupdate_only() {
                 cmd.env("DEVICE", d);
             }
             redirect(&mut cmd, None, &log, false);
-            let ran = run_hook(cmd, &what, false);
-            ran.assert_quick_success(&what);
-            ran.wait_all(&what);
+            run_hook_to_end(cmd, &what);
             let got = calls(&log);
             match &expect {
                 Some(argv) => {

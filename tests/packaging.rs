@@ -8,52 +8,17 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::agent::text as outputs;
-use support::agent::{Agent, BIN, PASSWORD, Scratch, record, set_mode, settle, write_config};
+use support::agent::{Agent, BIN, PASSWORD, Scratch, set_mode, settle};
+use support::hooks::{Call, Shell, calls, redirect, run_hook_to_end};
 use support::netns::{bridge, in_netns, ip};
 use support::provider::Provider;
+use support::repo::{busybox, contrib, openwrt_standin, root, tool};
+use support::scene::Scene;
 
 const T: Duration = Duration::from_secs(10);
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn contrib(path: &str) -> PathBuf {
-    root().join("contrib").join(path)
-}
-
-fn openwrt_standin(name: &str) -> PathBuf {
-    root().join("tests/support/openwrt").join(name)
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// A tool the test needs, or a failure that says which package to install.
-fn tool(name: &str, package: &str, why: &str) -> PathBuf {
-    which(name).unwrap_or_else(|| {
-        panic!("{name} is not installed; {why}. Install it: apt-get install {package}")
-    })
-}
-
-fn busybox() -> PathBuf {
-    tool(
-        "busybox",
-        "busybox",
-        "the OpenWrt scripts run under busybox ash, as on OpenWrt",
-    )
-}
 
 fn show(out: &Output) -> String {
     let (o, e) = outputs(out);
@@ -310,14 +275,7 @@ fn systemd_sample_config_reads_its_password_from_the_credential() {
 fn sd_notify_ready_once_started_and_stopping_at_sigterm() {
     for abstract_socket in [false, true] {
         in_netns(move || {
-            let provider = Provider::start();
-            let dir = Scratch::new("notify");
-            bridge("br0");
-            let cfg = write_config(
-                &dir,
-                &provider.url(),
-                &record("home.example.com", "br0", ""),
-            );
+            let Scene { provider, dir, cfg } = Scene::home("notify", None);
             let (sock, addr) = if abstract_socket {
                 use std::os::linux::net::SocketAddrExt;
                 let name = format!("dynhost-test-notify-{}", std::process::id());
@@ -701,41 +659,24 @@ fn uci_config_on_a_logical_interface_end_to_end() {
         // netifd: a new address on wan, then `hotplug-call iface` with ifupdate.
         ip(&["addr", "del", "203.0.113.7/24", "dev", "br-wan"]);
         ip(&["addr", "add", "198.51.100.7/24", "dev", "br-wan"]);
-        let calls = dir.join("calls");
-        let mut cmd = Command::new(busybox());
-        cmd.arg("ash")
-            .arg(openwrt_standin("hotplug-call"))
-            .arg(contrib("openwrt/files/dynhost.hotplug"))
+        let log = dir.join("calls");
+        let mut cmd = Shell::Ash.script(&openwrt_standin("hotplug-call"));
+        cmd.arg(contrib("openwrt/files/dynhost.hotplug"))
             .env_clear()
             .env("UCI_CONFIG_DIR", dir.path.as_os_str())
-            .env("DYNHOST_CONFIG", &cfg)
             .env("ACTION", "ifupdate")
             .env("INTERFACE", "wan")
             .env("DEVICE", "br-wan")
-            .env("IFUPDATE_ADDRESSES", "1")
-            .env("DYNHOST_BIN", root().join("tests/support/fakebin/dynhost"))
-            .env("FAKE_DYNHOST_LOG", &calls)
-            .env("FAKE_DYNHOST_EXEC", BIN)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let start = Instant::now();
-        let status = cmd.status().unwrap();
-        assert!(status.success());
-        assert!(start.elapsed() < Duration::from_secs(1));
-        let done = wait_file(&calls, |t| t.contains("\nexit ") || t.starts_with("exit "));
-        let call = done.lines().next().unwrap();
-        assert!(
-            call.ends_with(&format!(
-                "config={} [-q] [update] [--interface] [br-wan]",
-                cfg.display()
-            )),
-            "{done}"
-        );
-        assert!(
-            done.lines()
-                .any(|l| l.starts_with("exit ") && l.ends_with(" 0")),
-            "{done}"
+            .env("IFUPDATE_ADDRESSES", "1");
+        redirect(&mut cmd, Some(&cfg), &log, true);
+        run_hook_to_end(cmd, "hotplug ifupdate wan");
+        assert_eq!(
+            calls(&log),
+            vec![Call {
+                config: cfg.display().to_string(),
+                argv: "[-q] [update] [--interface] [br-wan]".into(),
+                exit: Some(0),
+            }]
         );
         assert!(
             agent.log().contains("control request"),
@@ -747,23 +688,6 @@ fn uci_config_on_a_logical_interface_end_to_end() {
         assert_eq!(reqs[1].param("myip"), Some("198.51.100.7"));
         assert!(agent.stop().success());
     });
-}
-
-/// Waits until `path` holds text for which `done` is true.
-fn wait_file(path: &Path, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + T;
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if done(&text) {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} did not get there within {T:?}: {text:?}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 // ---- docs -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-//! Self-test of the fake provider in `tests/support/provider.rs`, using plain
+//! Self-test of the fake provider in `tests/support/provider/`, using plain
 //! `std::net::TcpStream` and a bare rustls client (loopback only).
 
-#[path = "support/provider.rs"]
+#[path = "support/provider/mod.rs"]
 mod provider;
 
 use provider::{Provider, Reply};

@@ -29,6 +29,10 @@ pub const NLM_F_REQUEST: u16 = 0x1;
 pub const NLM_F_MULTI: u16 = 0x2;
 pub const NLM_F_DUMP_INTR: u16 = 0x10;
 pub const NLM_F_DUMP: u16 = 0x300;
+// Flags of a request that changes something: see `addr_request`.
+pub const NLM_F_ACK: u16 = 0x4;
+pub const NLM_F_EXCL: u16 = 0x200;
+pub const NLM_F_CREATE: u16 = 0x400;
 
 pub const RTNLGRP_LINK: u32 = 1;
 pub const RTNLGRP_IPV4_IFADDR: u32 = 5;
@@ -349,6 +353,55 @@ pub fn dump_request(kind: u16, family: u8, seq: u32) -> Vec<u8> {
     m
 }
 
+/// An acknowledged request to add (`RTM_NEWADDR`, failing if it exists) or delete (any
+/// other `kind`: `RTM_DELADDR`) the address `local`/`prefix_len` on interface `index`,
+/// scope universe. `peer` is the far end of a point-to-point link, of the same family;
+/// without it IFA_ADDRESS is `local`, as `ip addr add` sends it. dynhost never changes
+/// addresses: the benchmark and tests do.
+pub fn addr_request(
+    kind: u16,
+    index: u32,
+    local: IpAddr,
+    prefix_len: u8,
+    peer: Option<IpAddr>,
+    seq: u32,
+) -> Vec<u8> {
+    let flags = if kind == RTM_NEWADDR {
+        NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+    } else {
+        NLM_F_REQUEST | NLM_F_ACK
+    };
+    let family = match local {
+        IpAddr::V4(_) => AF_INET,
+        IpAddr::V6(_) => AF_INET6,
+    };
+    let mut m = Vec::with_capacity(HEADER_LEN + IFADDRMSG_LEN + 2 * 20);
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(&kind.to_ne_bytes());
+    m.extend_from_slice(&flags.to_ne_bytes());
+    m.extend_from_slice(&seq.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    // struct ifaddrmsg: family, prefix length, flags, scope, interface index.
+    m.extend_from_slice(&[family, prefix_len, 0, 0]);
+    m.extend_from_slice(&index.to_ne_bytes());
+    push_ip_attr(&mut m, IFA_LOCAL, local);
+    push_ip_attr(&mut m, IFA_ADDRESS, peer.unwrap_or(local));
+    let len = m.len() as u32;
+    m[..4].copy_from_slice(&len.to_ne_bytes());
+    m
+}
+
+fn push_ip_attr(m: &mut Vec<u8>, kind: u16, ip: IpAddr) {
+    let octets = match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    m.extend_from_slice(&((4 + octets.len()) as u16).to_ne_bytes());
+    m.extend_from_slice(&kind.to_ne_bytes());
+    m.extend_from_slice(&octets);
+    m.resize(align(m.len()), 0);
+}
+
 fn align(len: usize) -> usize {
     (len + 3) & !3
 }
@@ -612,5 +665,76 @@ mod tests {
         assert_eq!(p.len(), IFADDRMSG_LEN);
         assert_eq!(dump_request(RTM_GETLINK, AF_UNSPEC, 1).len(), 32);
         assert_eq!(dump_request(RTM_GETROUTE, AF_INET, 1)[16], AF_INET);
+    }
+
+    /// The IFA_LOCAL and IFA_ADDRESS values of an address message.
+    fn local_and_address(payload: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let (mut local, mut address) = (Vec::new(), Vec::new());
+        for attr in attrs(&payload[IFADDRMSG_LEN..]) {
+            match attr.unwrap() {
+                (IFA_LOCAL, v) => local = v.to_vec(),
+                (IFA_ADDRESS, v) => address = v.to_vec(),
+                other => panic!("unexpected attribute {other:?}"),
+            }
+        }
+        (local, address)
+    }
+
+    #[test]
+    fn address_requests_read_back_as_the_address_they_add_or_delete() {
+        let local: IpAddr = "198.51.100.7".parse().unwrap();
+        let peer: IpAddr = "192.0.2.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::7".parse().unwrap();
+        for (kind, addr, prefix, peer, flags) in [
+            (
+                RTM_NEWADDR,
+                local,
+                32,
+                Some(peer),
+                NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            ),
+            (RTM_DELADDR, local, 24, None, NLM_F_REQUEST | NLM_F_ACK),
+            (
+                RTM_NEWADDR,
+                v6,
+                64,
+                None,
+                NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            ),
+        ] {
+            let r = addr_request(kind, 9, addr, prefix, peer, 77);
+            let mut it = messages(&r);
+            let (h, p) = it.next().unwrap().unwrap();
+            assert!(it.next().is_none(), "one message, its length in the header");
+            assert_eq!(
+                h,
+                Header {
+                    kind,
+                    flags,
+                    seq: 77
+                }
+            );
+            let Message::Addr {
+                info: Some(info),
+                index,
+                removed,
+                ..
+            } = parse(h, p).unwrap()
+            else {
+                panic!("not an address: {r:?}")
+            };
+            assert_eq!((index, info.index, info.addr), (9, 9, addr));
+            assert_eq!((info.prefix_len, info.scope), (prefix, Scope::Global));
+            assert_eq!(removed, kind == RTM_DELADDR);
+            let octets = |ip: IpAddr| match ip {
+                IpAddr::V4(a) => a.octets().to_vec(),
+                IpAddr::V6(a) => a.octets().to_vec(),
+            };
+            assert_eq!(
+                local_and_address(p),
+                (octets(addr), octets(peer.unwrap_or(addr))),
+                "IFA_ADDRESS is the peer, else the address itself"
+            );
+        }
     }
 }

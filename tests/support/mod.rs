@@ -1,9 +1,17 @@
-//! Shared test harness: private network namespaces, a loopback provider, and the real
-//! `dynhost` binary driven as a child process. Each integration test file includes it
-//! with `mod support;`; not every file uses every part.
+//! Shared test harness. Each integration test file includes it with `mod support;`;
+//! not every file uses every part.
+//!
+//! - `netns`: private network namespaces, and `ip` to shape them.
+//! - `provider/`: the loopback DynHost provider (HTTP, TLS, scripted replies, faults).
+//! - `agent`: the real `dynhost` binary as a child, its log, the password-leak check.
+//! - `scene`: the usual stage (an interface, a provider, a config) and its first round.
+//! - `hooks`: the contrib/ hooks run as their callers run them, the fake dynhost's log.
+//! - `repo`: paths into the repository, and the system tools tests need.
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod hooks;
 pub mod netns;
 pub mod provider;
+pub mod repo;
 pub mod scene;

@@ -579,10 +579,11 @@ fn a_one_shot_round_waits_out_a_retry_unless_forced() {
             "a hook cannot hammer the provider"
         );
         assert!(round.failed());
+        let summary = round.summary();
+        assert!(summary.contains("next attempt allowed in"), "{summary}");
         assert!(
-            round.summary().contains("next attempt allowed in"),
-            "{}",
-            round.summary()
+            !summary.contains("daemon"),
+            "no daemon runs here: {summary}"
         );
         let force = UpdateRequest {
             force: true,

@@ -2,7 +2,7 @@
 //! the signal handlers, then hands over to the daemon driver until SIGTERM.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -109,7 +109,7 @@ fn signals(
     let mut int = install(SignalKind::interrupt())?;
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
-            reload(source.as_deref(), &tx);
+            reload(source.clone(), &tx).await;
         }
     });
     Ok(async move {
@@ -120,20 +120,33 @@ fn signals(
     })
 }
 
-/// SIGHUP: load and validate; a broken file keeps the running config.
-fn reload(path: Option<&Path>, tx: &mpsc::UnboundedSender<Command>) {
+/// How long a reload may take to read its files before it is given up.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// SIGHUP: load and validate; a broken file keeps the running config. The files are
+/// read on a blocking thread, bounded in size and time: the daemon's loop never waits
+/// for them (a password file that is a FIFO, say).
+async fn reload(path: Option<PathBuf>, tx: &mpsc::UnboundedSender<Command>) {
     let Some(path) = path else {
         warn!("SIGHUP: running on the embedded default, there is no file to reload");
         return;
     };
-    match config::load(path) {
-        Ok(loaded) => {
+    let shown = path.display().to_string();
+    let read = tokio::task::spawn_blocking(move || config::load(&path));
+    match tokio::time::timeout(RELOAD_TIMEOUT, read).await {
+        Ok(Ok(Ok(loaded))) => {
             for w in &loaded.warnings {
                 warn!("{w}");
             }
-            info!(path = %path.display(), "SIGHUP: config loaded");
+            info!(path = %shown, "SIGHUP: config loaded");
             let _ = tx.send(Command::Reload(Box::new(loaded.config)));
         }
-        Err(e) => error!("SIGHUP: reload failed, keeping the running config: {e}"),
+        Ok(Ok(Err(e))) => error!("SIGHUP: reload failed, keeping the running config: {e}"),
+        Ok(Err(e)) => error!("SIGHUP: reload failed, keeping the running config: {e}"),
+        Err(_) => error!(
+            path = %shown,
+            "SIGHUP: reading the config took over {}s; keeping the running config",
+            RELOAD_TIMEOUT.as_secs()
+        ),
     }
 }

@@ -188,8 +188,14 @@ fn quote(s: &str) -> String {
     out
 }
 
+/// The last second of year 9999: later stamps are damage, not dates.
+const LAST_DATE: u64 = 253_402_300_799;
+
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
 pub fn rfc3339(secs: u64) -> String {
+    if secs > LAST_DATE {
+        return format!("(invalid time {secs})");
+    }
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days.
@@ -220,6 +226,8 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_708_831), "2026-11-26T16:00:31Z");
         assert_eq!(rfc3339(4_107_542_399), "2100-02-28T23:59:59Z");
+        assert_eq!(rfc3339(LAST_DATE), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(u64::MAX), format!("(invalid time {})", u64::MAX));
     }
 
     fn config() -> Config {

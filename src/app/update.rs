@@ -24,7 +24,7 @@ pub async fn run(config: Config, request: &UpdateRequest, dry_run: bool) -> Resu
         match control::ask(&config.control_socket, request, wait).await {
             Ok(Reach::NoDaemon) => {}
             Ok(Reach::Answer(Ok(reports))) => {
-                print!("{}", oneshot::summary(&reports, &Default::default()));
+                print!("{}", oneshot::summary(&reports, &Default::default(), true));
                 return Ok(exit_for(oneshot::failed(&reports)));
             }
             Ok(Reach::Answer(Err(Refusal::NotFollowed(m)))) => return Err(Error::NotFollowed(m)),

@@ -33,6 +33,13 @@ pub fn check_hostname(s: &str) -> Result<(), String> {
     if h.contains('*') {
         return bad("contains a wildcard; DynHost records name one host");
     }
+    if h.parse::<std::net::IpAddr>().is_ok()
+        || h.rsplit('.')
+            .next()
+            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return bad("is an IP address, not a host name (no top-level domain is numeric)");
+    }
     let labels: Vec<&str> = h.split('.').collect();
     if labels.len() < 2 {
         return bad("is not fully qualified (expected e.g. home.example.com)");
@@ -187,6 +194,9 @@ mod tests {
             "-a.b",
             "a b.c",
             "",
+            "203.0.113.5",
+            "2001:db8::1",
+            "home.example.123",
         ] {
             assert!(check_hostname(bad).is_err(), "{bad}");
         }

@@ -8,15 +8,23 @@ use std::path::{Path, PathBuf};
 
 use super::checks::check_password;
 use super::{ConfigError, Loaded, Problem, walk};
+use crate::bounded;
 use crate::secret::Secret;
+
+/// The largest config file read (the network file too).
+pub const CONFIG_LIMIT: usize = 1 << 20;
+/// The largest password file: a password is one line.
+pub const PASSWORD_LIMIT: usize = 4096;
+/// The largest CA bundle (Debian's whole store is about 200 KiB).
+pub const CA_LIMIT: usize = 1 << 20;
 
 /// What the reader may ask of the filesystem.
 pub trait Files {
     /// The password in `path` (one line, its newline removed), and a warning to give
     /// when group or others may read the file.
     fn password(&self, path: &Path) -> Result<(Secret, Option<String>), String>;
-    /// Whether a file that is read later (the CA bundle) is there.
-    fn present(&self, path: &Path) -> Result<(), String>;
+    /// The CA bundle's bytes.
+    fn ca(&self, path: &Path) -> Result<Vec<u8>, String>;
     /// systemd's credential `name` (`LoadCredential=`), when `$CREDENTIALS_DIRECTORY`
     /// holds one.
     fn credential(&self, name: &str) -> Option<PathBuf>;
@@ -50,10 +58,8 @@ impl Files for System {
         read_password_file(path)
     }
 
-    fn present(&self, path: &Path) -> Result<(), String> {
-        std::fs::metadata(path)
-            .map(|_| ())
-            .map_err(|e| format!("{}: {e}", path.display()))
+    fn ca(&self, path: &Path) -> Result<Vec<u8>, String> {
+        bounded::read(path, CA_LIMIT).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     fn credential(&self, name: &str) -> Option<PathBuf> {
@@ -62,7 +68,7 @@ impl Files for System {
     }
 
     fn network(&self, config: &Path) -> Option<String> {
-        std::fs::read_to_string(config.parent()?.join("network")).ok()
+        bounded::read_text(&config.parent()?.join("network"), CONFIG_LIMIT).ok()
     }
 
     fn modified(&self, path: &Path) -> Option<u64> {
@@ -77,16 +83,20 @@ impl Files for System {
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    let text = bounded::read_text(path, CONFIG_LIMIT).map_err(|e| ConfigError {
         origin: origin.clone(),
         problems: vec![Problem {
+            offset: 0,
             line: 0,
             column: 0,
             key: String::new(),
             message: format!("cannot read the config file: {e}"),
         }],
+        omitted: 0,
     })?;
-    let mut loaded = parse(&text, Some(path))?;
+    // A byte order mark from a Windows editor is not part of the config.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut loaded = parse(text, Some(path))?;
     if let Ok(meta) = std::fs::metadata(path) {
         let inline = loaded
             .config
@@ -110,12 +120,17 @@ pub fn parse(text: &str, path: Option<&Path>) -> Result<Loaded, ConfigError> {
     walk::read(text, path, &System::new())
 }
 
-/// Reads a password file: one line, trailing newline removed. Warns when others can read it.
+/// Reads a password file: one line, trailing newline removed (and a byte order mark
+/// some editors add). Warns when others can read it.
 pub(super) fn read_password_file(path: &Path) -> Result<(Secret, Option<String>), String> {
     let shown = path.display();
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let bytes =
+        bounded::read(path, PASSWORD_LIMIT).map_err(|e| format!("cannot read {shown}: {e}"))?;
     let mut text =
         String::from_utf8(bytes).map_err(|_| format!("{shown} is not valid UTF-8 text"))?;
+    if let Some(rest) = text.strip_prefix('\u{feff}') {
+        text = rest.to_string();
+    }
     if text.ends_with('\n') {
         text.pop();
         if text.ends_with('\r') {

@@ -56,6 +56,9 @@ pub struct Config {
 pub struct Provider {
     pub url: Url,
     pub ca_file: Option<PathBuf>,
+    /// The contents of `ca_file`, read (bounded) with the config: nothing is read
+    /// when the HTTPS client is built.
+    pub ca_pem: Option<Vec<u8>>,
     /// Bound on one whole request (connect, TLS, answer).
     pub timeout: Duration,
 }
@@ -97,6 +100,7 @@ impl Config {
             provider: Provider {
                 url: Url::parse(DEFAULT_URL).expect("the default URL parses"),
                 ca_file: None,
+                ca_pem: None,
                 timeout: Duration::ZERO,
             },
             retry: Retry {
@@ -184,6 +188,8 @@ impl Record {
 /// One problem, where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// Where it is in the text (bytes), for ordering.
+    pub offset: usize,
     pub line: usize,
     pub column: usize,
     pub key: String,
@@ -195,11 +201,13 @@ pub struct Problem {
 pub struct ConfigError {
     pub origin: String,
     pub problems: Vec<Problem>,
+    /// Problems not listed (a file with thousands of errors is one of the wrong kind).
+    pub omitted: usize,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.problems.len();
+        let n = self.problems.len() + self.omitted;
         write!(
             f,
             "{}: {n} error{}",
@@ -216,6 +224,9 @@ impl fmt::Display for ConfigError {
                 write!(f, "{}: ", p.key)?;
             }
             f.write_str(&p.message)?;
+        }
+        if self.omitted > 0 {
+            write!(f, "\n  ... and {} more", self.omitted)?;
         }
         Ok(())
     }

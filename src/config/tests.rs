@@ -17,8 +17,8 @@ impl Files for Fake {
     fn password(&self, path: &Path) -> Result<(Secret, Option<String>), String> {
         read_password_file(path)
     }
-    fn present(&self, _: &Path) -> Result<(), String> {
-        Ok(())
+    fn ca(&self, _: &Path) -> Result<Vec<u8>, String> {
+        Ok(Vec::new())
     }
     fn credential(&self, name: &str) -> Option<PathBuf> {
         let p = self.credentials.as_ref()?.join(name);
@@ -374,4 +374,69 @@ fn the_readme_lists_every_setting_as_the_table_says() {
         readme.contains(&table),
         "README.md's settings table differs from src/config/settings.rs; paste this:\n\n{table}"
     );
+}
+
+/// 80,000 unknown keys once took minutes (each problem rescanned the text); now the
+/// list is bounded and every shown problem is still located exactly.
+#[test]
+fn a_flood_of_errors_is_bounded_and_still_located() {
+    let n = 70_000;
+    let mut text = String::with_capacity(n * 16);
+    for i in 0..n {
+        text.push_str(&format!("junk{i} = 1\n"));
+    }
+    let err = parse_with(&text, None, None, None).unwrap_err();
+    assert_eq!(err.problems.len(), 50);
+    // Every unknown key, and the missing [[record]].
+    assert_eq!(err.problems.len() + err.omitted, n + 1);
+    // The first problems of the file, in order, each where it is (the missing
+    // [[record]] is at the top too).
+    assert!(err.problems.iter().any(|p| p.key == "record"));
+    let junk: Vec<_> = err.problems.iter().filter(|p| p.key != "record").collect();
+    for (i, p) in junk.iter().enumerate() {
+        assert_eq!((p.line, p.column), (i + 1, 1), "{p:?}");
+        assert_eq!(p.key, format!("junk{i}"), "{p:?}");
+    }
+    let shown = err.to_string();
+    assert!(
+        shown.contains(&format!("{} errors", n + 1)),
+        "{}",
+        &shown[..80]
+    );
+    assert!(shown.ends_with(&format!("... and {} more", n + 1 - 50)));
+}
+
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_password() {
+    let dir = std::env::temp_dir().join(format!("dynhost-bom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("home.secret");
+    std::fs::write(&secret, "\u{feff}pa55\r\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let text = "[[record]]\nhostname = \"a.example.com\"\nusername = \"u\"\n\
+                password_file = \"home.secret\"\ninterface = \"ppp0\"\n";
+    let loaded = parse_with(text, Some(&dir.join("config.toml")), None, None).unwrap();
+    assert_eq!(loaded.config.records[0].password.expose(), "pa55");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn oversized_and_special_password_files_are_refused_clearly() {
+    let dir = std::env::temp_dir().join(format!("dynhost-pwbig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("big.secret"), "x".repeat(10_000)).unwrap();
+    for (file, needle) in [
+        ("big.secret", "larger than 4096 bytes"),
+        ("/dev/zero", "not a regular file"),
+    ] {
+        let text = format!(
+            "[[record]]\nhostname = \"a.example.com\"\nusername = \"u\"\n\
+             password_file = \"{file}\"\ninterface = \"ppp0\"\n"
+        );
+        let err = parse_with(&text, Some(&dir.join("config.toml")), None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{file}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

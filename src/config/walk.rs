@@ -34,6 +34,8 @@ pub fn read(text: &str, path: Option<&Path>, files: &dyn Files) -> Result<Loaded
         .unwrap_or_default();
     let mut w = Walker {
         text,
+        line_starts: None,
+        dropped: 0,
         base,
         files,
         problems: Vec::new(),
@@ -70,6 +72,8 @@ pub fn read(text: &str, path: Option<&Path>, files: &dyn Files) -> Result<Loaded
     config.source = path.map(Path::to_path_buf);
     w.problems.sort_by_key(|p| (p.line, p.column));
     w.problems.dedup();
+    let omitted = w.problems.len().saturating_sub(SHOWN_PROBLEMS) + w.dropped;
+    w.problems.truncate(SHOWN_PROBLEMS);
     if w.problems.is_empty() {
         Ok(Loaded {
             config,
@@ -79,6 +83,7 @@ pub fn read(text: &str, path: Option<&Path>, files: &dyn Files) -> Result<Loaded
         Err(ConfigError {
             origin,
             problems: w.problems,
+            omitted,
         })
     }
 }
@@ -125,8 +130,21 @@ impl Record {
     }
 }
 
+/// Problems collected at most (the rest are only counted), and shown at most.
+const KEPT_PROBLEMS: usize = 100;
+const SHOWN_PROBLEMS: usize = 50;
+
+/// Where each line of `text` starts.
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
 struct Walker<'t> {
     text: &'t str,
+    line_starts: Option<Vec<usize>>,
+    dropped: usize,
     base: PathBuf,
     files: &'t dyn Files,
     problems: Vec<Problem>,
@@ -136,10 +154,30 @@ struct Walker<'t> {
 impl Walker<'_> {
     fn problem(&mut self, span: Range<usize>, key: &str, message: impl Into<String>) {
         let start = span.start.min(self.text.len());
-        let before = &self.text[..start];
-        let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        // The first problems of the file are kept (a bounded set), the others counted.
+        if self.problems.len() >= KEPT_PROBLEMS {
+            let (max, i) = self
+                .problems
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.offset, i))
+                .max()
+                .expect("kept problems");
+            self.dropped += 1;
+            if start >= max {
+                return;
+            }
+            self.problems.swap_remove(i);
+        }
+        // The lines start where the index says: locating is a binary search, not a
+        // scan of the text for each problem.
+        let starts = self
+            .line_starts
+            .get_or_insert_with(|| line_starts(self.text));
+        let line = starts.partition_point(|&s| s <= start);
+        let column = self.text[starts[line - 1]..start].len() + 1;
         self.problems.push(Problem {
+            offset: start,
             line,
             column,
             key: key.to_string(),
@@ -230,14 +268,17 @@ impl Walker<'_> {
             self.apply(t, section, &prefix, &mut c, &mut scratch);
         }
         self.derived(root, &mut c);
-        if let Some(ca) = &c.provider.ca_file
-            && let Err(e) = self.files.present(ca)
-        {
-            let span = match root.get("provider").map(Spanned::get_ref) {
-                Some(DeValue::Table(t)) => t.get("ca_file").map_or(0..0, Spanned::span),
-                _ => 0..0,
-            };
-            self.problem(span, "provider.ca_file", e);
+        if let Some(ca) = &c.provider.ca_file {
+            match self.files.ca(ca) {
+                Ok(pem) => c.provider.ca_pem = Some(pem),
+                Err(e) => {
+                    let span = match root.get("provider").map(Spanned::get_ref) {
+                        Some(DeValue::Table(t)) => t.get("ca_file").map_or(0..0, Spanned::span),
+                        _ => 0..0,
+                    };
+                    self.problem(span, "provider.ca_file", e);
+                }
+            }
         }
         c.records = self.records(root.get("record"), config_time);
         c

@@ -29,7 +29,7 @@ impl Round {
     }
 
     pub fn summary(&self) -> String {
-        let mut out = summary(&self.reports, &self.sent);
+        let mut out = summary(&self.reports, &self.sent, false);
         if let Some(e) = &self.unsaved {
             let _ = writeln!(
                 out,
@@ -60,8 +60,14 @@ pub fn failed(reports: &[SlotReport]) -> bool {
     reports.iter().any(|r| r.result.is_failure())
 }
 
-/// One line per slot, for stdout. `sent` holds what this process sent itself.
-pub fn summary(reports: &[SlotReport], sent: &BTreeMap<SlotKey, Outcome>) -> String {
+/// One line per slot, for stdout. `sent` holds what this process sent itself;
+/// `daemon`: the reports came from a running daemon (which retries by itself).
+pub fn summary(reports: &[SlotReport], sent: &BTreeMap<SlotKey, Outcome>, daemon: bool) -> String {
+    let retries = if daemon {
+        "the daemon retries by itself; --force sends now"
+    } else {
+        "--force sends now"
+    };
     let mut out = String::new();
     for r in reports {
         let last = r.last_reply.as_deref().unwrap_or("no reply yet");
@@ -72,10 +78,9 @@ pub fn summary(reports: &[SlotReport], sent: &BTreeMap<SlotKey, Outcome>) -> Str
             (SlotResult::UpToDate(a), Some(o)) => format!("published {a} ({o})"),
             (SlotResult::UpToDate(a), None) => format!("up to date ({a}; last reply: {last})"),
             (SlotResult::Unavailable(why), _) => format!("nothing to publish: {why}"),
-            (SlotResult::Retrying { reply, in_secs }, _) => format!(
-                "not published: {reply}; next attempt allowed in {in_secs}s (the daemon \
-                 retries by itself; --force sends now)"
-            ),
+            (SlotResult::Retrying { reply, in_secs }, _) => {
+                format!("not published: {reply}; next attempt allowed in {in_secs}s ({retries})")
+            }
             (SlotResult::Blocked { reply }, _) => {
                 format!("blocked after {reply:?}: fix the record's config (or pass --force)")
             }

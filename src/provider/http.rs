@@ -37,9 +37,8 @@ impl HttpPublisher {
             .pool_max_idle_per_host(0)
             .no_proxy()
             .http1_only();
-        if let Some(path) = &provider.ca_file {
-            let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        if let (Some(path), Some(pem)) = (&provider.ca_file, &provider.ca_pem) {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| format!("{}: not a PEM certificate bundle: {e}", path.display()))?;
             if certs.is_empty() {
                 return Err(format!("{}: holds no certificate", path.display()));

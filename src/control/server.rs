@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::os::fd::AsRawFd;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use tokio::net::unix::OwnedReadHalf;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -17,8 +20,12 @@ use crate::driver::Command;
 
 /// How long a connected peer may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a refused peer may take to send its request and read the refusal.
+const REFUSE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Connections served at once; more are told to come back later.
 pub(super) const MAX_CLIENTS: usize = 16;
+/// Connections open at once, served or being refused.
+pub(super) const MAX_CONNECTIONS: usize = 2 * MAX_CLIENTS;
 
 /// The listening socket; removed from the filesystem when dropped.
 pub struct Listener {
@@ -77,14 +84,32 @@ pub fn bind(path: &Path) -> io::Result<Listener> {
 
 /// Accepts requests for as long as the daemon runs. Only root and the daemon's own
 /// user may ask; every message is validated before it reaches the engine.
+///
+/// At most `MAX_CONNECTIONS` connections are open at once, `MAX_CLIENTS` of them
+/// served, the others told to come back later with a short wait: thousands of idle
+/// clients wait in the kernel's backlog rather than in our descriptor table, which the
+/// daemon's own work (netlink, HTTPS, the state file) needs.
 pub async fn serve(listener: Listener, commands: mpsc::UnboundedSender<Command>) {
+    // SAFETY: geteuid has no preconditions.
     let own_uid = unsafe { libc::geteuid() };
-    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let served = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let mut accept_failed = false;
     loop {
+        let Ok(conn) = connections.clone().acquire_owned().await else {
+            return;
+        };
         let (stream, _) = match listener.listener.accept().await {
-            Ok(c) => c,
+            Ok(c) => {
+                accept_failed = false;
+                c
+            }
             Err(e) => {
-                warn!(error = %e, "control socket accept failed");
+                // Said once per run of failures (EMFILE would repeat every 100 ms).
+                if !accept_failed {
+                    warn!(error = %e, "control socket accept failed");
+                }
+                accept_failed = true;
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -96,34 +121,37 @@ pub async fn serve(listener: Listener, commands: mpsc::UnboundedSender<Command>)
                 "refused: uid {} may not control this daemon",
                 uid.map_or_else(|| "?".into(), |u| u.to_string())
             );
-            tokio::spawn(refuse(stream, why));
+            tokio::spawn(async move {
+                refuse(stream, why).await;
+                drop(conn);
+            });
             continue;
         }
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tokio::spawn(refuse(
-                stream,
-                "busy: too many requests at once, try again".into(),
-            ));
+        let Ok(permit) = served.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                refuse(stream, "busy: too many requests at once, try again".into()).await;
+                drop(conn);
+            });
             continue;
         };
         let commands = commands.clone();
         tokio::spawn(async move {
             handle(stream, commands).await;
-            drop(permit);
+            drop((permit, conn));
         });
     }
 }
 
-/// Answers with an error without looking at the request. The request is read (bounded)
-/// first: closing a Unix socket with unread data resets it, and the peer would lose
-/// the answer.
+/// Answers with an error without looking at the request. The request is read (bounded,
+/// briefly) first: closing a Unix socket with unread data resets it, and the peer would
+/// lose the answer.
 async fn refuse(stream: UnixStream, why: String) {
     let (read, mut write) = stream.into_split();
     let mut sink = Vec::new();
-    let mut reader = BufReader::new(read.take(MAX_REQUEST as u64 + 1));
-    let _ = tokio::time::timeout(REQUEST_TIMEOUT, reader.read_until(b'\n', &mut sink)).await;
+    let mut reader = BufReader::with_capacity(MAX_REQUEST + 1, read.take(MAX_REQUEST as u64 + 1));
+    let _ = tokio::time::timeout(REFUSE_TIMEOUT, reader.read_until(b'\n', &mut sink)).await;
     let _ = tokio::time::timeout(
-        REQUEST_TIMEOUT,
+        REFUSE_TIMEOUT,
         write.write_all(render_answer(&Err(Refusal::Error(why))).as_bytes()),
     )
     .await;
@@ -133,7 +161,7 @@ async fn refuse(stream: UnixStream, why: String) {
 async fn handle(stream: UnixStream, commands: mpsc::UnboundedSender<Command>) {
     let (read, mut write) = stream.into_split();
     let mut line = Vec::new();
-    let mut reader = BufReader::new(read.take(MAX_REQUEST as u64 + 1));
+    let mut reader = BufReader::with_capacity(MAX_REQUEST + 1, read.take(MAX_REQUEST as u64 + 1));
     let answer: Answer =
         match tokio::time::timeout(REQUEST_TIMEOUT, reader.read_until(b'\n', &mut line)).await {
             Err(_) => Err(Refusal::Error("no request within 5 seconds".into())),
@@ -174,15 +202,35 @@ async fn handle(stream: UnixStream, commands: mpsc::UnboundedSender<Command>) {
     let _ = write.shutdown().await;
 }
 
-/// Resolves when the client has closed its end (or anything it sends past the request
-/// is over the limit).
-async fn closed(reader: &mut (impl tokio::io::AsyncRead + Unpin)) {
+/// Resolves when the client has gone: closed its socket, or sent more than a request.
+/// End of file alone is not that: `socat` and `nc -N` half-close after their request
+/// and wait for the answer. A half-closed client that gives up later is seen within a
+/// second (the only timer here, and only while such a client waits).
+async fn closed(reader: &mut BufReader<tokio::io::Take<OwnedReadHalf>>) {
     let mut sink = [0u8; 64];
-    while let Ok(n) = reader.read(&mut sink).await {
-        if n == 0 {
-            return;
+    loop {
+        match reader.read(&mut sink).await {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(_) => return,
         }
     }
+    let fd = reader.get_ref().get_ref().as_ref().as_raw_fd();
+    while !hung_up(fd) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Whether the peer closed its socket entirely (POLLHUP), not only its sending side.
+fn hung_up(fd: std::os::fd::RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: poll on one descriptor we own, without waiting.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n < 0 || p.revents & (libc::POLLHUP | libc::POLLERR) != 0
 }
 
 #[cfg(test)]
@@ -243,5 +291,41 @@ mod server_tests {
             Ok(Reach::Answer(Ok(reports))) => assert!(reports.is_empty()),
             other => panic!("the 17th client was not served: {other:?}"),
         }
+    }
+
+    /// `socat` and `nc -N` shut their sending side after the request and then wait:
+    /// that end of file is not a client that left.
+    #[test]
+    fn a_client_that_half_closes_after_its_request_gets_its_answer() {
+        let dir = std::env::temp_dir().join(format!("dynhost-ctl-half-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("control.sock");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let text = rt.block_on(async {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            tokio::spawn(serve(bind(&path).unwrap(), tx));
+            // A round that takes a while.
+            tokio::spawn(async move {
+                while let Some(Command::Update { reply, .. }) = rx.recv().await {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let _ = reply.send(Ok(Vec::new()));
+                }
+            });
+            let mut s = UnixStream::connect(&path).await.unwrap();
+            s.write_all(b"update\n").await.unwrap();
+            s.shutdown().await.unwrap();
+            let mut text = String::new();
+            tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut text))
+                .await
+                .expect("an answer within 5 s")
+                .unwrap();
+            text
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(text, "end\n");
     }
 }

@@ -38,3 +38,4 @@ pub mod secret;
 pub mod state;
 pub mod status;
 pub mod uci;
+pub mod verify;

@@ -1084,7 +1084,8 @@ fn dynhost_storm(bin: &Path, n: usize) -> Storm {
         let start = Instant::now();
         let mut changed = 0;
         for k in 0..n {
-            if followed && k >= n / 2 && (k - n / 2) % 50 == 0 && changed < STORM_FOLLOWED {
+            if followed && k >= n / 2 && (k - n / 2).is_multiple_of(50) && changed < STORM_FOLLOWED
+            {
                 changed += 1;
                 wan.change(changed);
             }
@@ -1576,7 +1577,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -80,6 +80,30 @@ impl fmt::Display for DnsError {
 
 impl std::error::Error for DnsError {}
 
+/// A call's time: when it started and when it must be over.
+#[derive(Clone, Copy)]
+struct Budget {
+    start: Instant,
+    deadline: Instant,
+}
+
+impl Budget {
+    fn new(timeout: Duration) -> Budget {
+        let start = Instant::now();
+        Budget {
+            start,
+            deadline: start + timeout,
+        }
+    }
+
+    fn timed_out(&self, transport: Transport) -> DnsError {
+        DnsError::Timeout {
+            after: self.deadline - self.start,
+            transport,
+        }
+    }
+}
+
 fn network(what: &str) -> impl FnOnce(std::io::Error) -> DnsError + '_ {
     move |e| {
         let error = if e.kind() == std::io::ErrorKind::ConnectionRefused {
@@ -118,14 +142,14 @@ pub async fn query(
 /// the answer. A server that rejects EDNS0 (FORMERR, NOTIMP, BADVERS) is asked once more
 /// without it, within the same `timeout`.
 pub async fn ask(server: SocketAddr, query: &Query, timeout: Duration) -> Result<Answer, DnsError> {
-    let deadline = Instant::now() + timeout;
-    let reply = match exchange(server, query, deadline).await? {
+    let budget = Budget::new(timeout);
+    let reply = match exchange(server, query, budget).await? {
         Ok(reply) => reply,
         Err(answer) => return Ok(answer),
     };
     if query.uses_edns() && rejects_edns(&reply) {
         let plain = query.without_edns(random_id());
-        return Ok(match exchange(server, &plain, deadline).await? {
+        return Ok(match exchange(server, &plain, budget).await? {
             Ok(reply) => classify(&plain, &reply),
             Err(answer) => answer,
         });
@@ -165,10 +189,10 @@ pub async fn check(
 async fn exchange(
     server: SocketAddr,
     query: &Query,
-    deadline: Instant,
+    budget: Budget,
 ) -> Result<Result<Reply, Answer>, DnsError> {
-    match udp(server, query, deadline).await? {
-        Ok(reply) if reply.tc => tcp(server, query, deadline).await,
+    match udp(server, query, budget).await? {
+        Ok(reply) if reply.tc => tcp(server, query, budget).await,
         other => Ok(other),
     }
 }
@@ -176,9 +200,9 @@ async fn exchange(
 async fn udp(
     server: SocketAddr,
     query: &Query,
-    deadline: Instant,
+    budget: Budget,
 ) -> Result<Result<Reply, Answer>, DnsError> {
-    let start = Instant::now();
+    let Budget { start, deadline } = budget;
     let local: SocketAddr = match server {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -211,10 +235,7 @@ async fn udp(
                 return match ignored {
                     // Only answers that were not ours came: say what they were.
                     Some(answer) => Ok(Err(answer)),
-                    None => Err(DnsError::Timeout {
-                        after: deadline.saturating_duration_since(start),
-                        transport: Transport::Udp,
-                    }),
+                    None => Err(budget.timed_out(Transport::Udp)),
                 };
             }
             Ok(Err(e)) => return Err(network("receive the answer over UDP")(e)),
@@ -237,13 +258,10 @@ async fn udp(
 async fn tcp(
     server: SocketAddr,
     query: &Query,
-    deadline: Instant,
+    budget: Budget,
 ) -> Result<Result<Reply, Answer>, DnsError> {
-    let start = Instant::now();
-    let timeout = || DnsError::Timeout {
-        after: deadline.saturating_duration_since(start),
-        transport: Transport::Tcp,
-    };
+    let deadline = budget.deadline;
+    let timeout = || budget.timed_out(Transport::Tcp);
     let what = "connect over TCP (after a truncated UDP answer)";
     let mut stream = timeout_at(deadline, TcpStream::connect(server))
         .await
@@ -433,7 +451,7 @@ async fn find_zone(
             question: question.clone(),
             problem,
         };
-        let reply = exchange(resolver, &q, Instant::now() + timeout)
+        let reply = exchange(resolver, &q, Budget::new(timeout))
             .await
             .map_err(|e| fail(e.to_string()))?
             .map_err(|answer| fail(answer.to_string()))?;
@@ -473,7 +491,7 @@ pub async fn lookup_addrs(
     name: &str,
     timeout: Duration,
 ) -> Result<Vec<IpAddr>, DiscoverError> {
-    let deadline = Instant::now() + timeout;
+    let budget = Budget::new(timeout);
     let ask_one = |qtype: Qtype| async move {
         let q = Query::new(random_id(), name, qtype, true, Some(EDNS_UDP_SIZE))
             .map_err(DiscoverError::BadName)?;
@@ -482,7 +500,7 @@ pub async fn lookup_addrs(
             question: format!("{} {qtype}", q.name()),
             problem,
         };
-        let reply = exchange(resolver, &q, deadline)
+        let reply = exchange(resolver, &q, budget)
             .await
             .map_err(|e| fail(e.to_string()))?
             .map_err(|answer| fail(answer.to_string()))?;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod bind;
 pub mod netns;
 pub mod provider;
 pub mod scene;

@@ -444,6 +444,8 @@ enum Act {
     /// Send these bytes from another socket (another port).
     SendFromOther(Vec<u8>),
     Sleep(Duration),
+    /// Send these bytes again and again for this long.
+    Flood(Vec<u8>, Duration),
 }
 
 /// A server of our own on loopback: UDP (and TCP on the same port, if `tcp` is given)
@@ -485,6 +487,12 @@ impl Hostile {
                             let _ = other.send_to(&b, client);
                         }
                         Act::Sleep(d) => std::thread::sleep(d),
+                        Act::Flood(b, d) => {
+                            let end = Instant::now() + d;
+                            while Instant::now() < end {
+                                let _ = sock.send_to(&b, client);
+                            }
+                        }
                     }
                 }
             }
@@ -657,6 +665,16 @@ fn hostile_udp_answers_are_ignored_or_rejected_in_bounded_time() {
                     let mut a = answer_to(q, true, &["192.0.2.66"]);
                     a[0] ^= 0xff;
                     vec![Act::Send(a)]
+                },
+                "Mismatch(\"ID 0x",
+                false,
+            ),
+            (
+                "a flood of wrong IDs",
+                |q| {
+                    let mut a = answer_to(q, true, &["192.0.2.66"]);
+                    a[0] ^= 0xff;
+                    vec![Act::Flood(a, Duration::from_millis(800))]
                 },
                 "Mismatch(\"ID 0x",
                 false,

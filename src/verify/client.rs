@@ -224,7 +224,15 @@ async fn udp(
     let mut buf = vec![0u8; UDP_BUFFER];
     loop {
         let wake = resend.unwrap_or(deadline);
-        match timeout_at(wake, sock.recv_from(&mut buf)).await {
+        // Checked here too: a server that floods datagrams must not outlast the deadline.
+        let received = if Instant::now() >= wake {
+            Err(())
+        } else {
+            timeout_at(wake, sock.recv_from(&mut buf))
+                .await
+                .map_err(|_| ())
+        };
+        match received {
             Err(_) if resend.is_some() => {
                 resend = None;
                 sock.send(query.wire())

@@ -104,7 +104,7 @@ impl Budget {
     }
 }
 
-fn network(what: &str) -> impl FnOnce(std::io::Error) -> DnsError + '_ {
+fn network(what: &str) -> impl Fn(std::io::Error) -> DnsError + '_ {
     move |e| {
         let error = if e.kind() == std::io::ErrorKind::ConnectionRefused {
             "connection refused (nothing listens on that address and port)".to_string()
@@ -180,7 +180,34 @@ pub async fn check(
     let asks = distinct
         .into_iter()
         .map(|s| async move { (s, query(s, name, family, timeout).await) });
-    futures::future::join_all(asks).await
+    join_all(asks.collect()).await
+}
+
+/// Runs a few futures at once; their outputs in order. Each wake polls those not done
+/// yet: cheap for the handful of servers asked, and far less code than
+/// `futures::future::join_all`.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut pending: Vec<Option<std::pin::Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (slot, out) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *out = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        if done { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 /// One question to one server: UDP, then TCP if the answer is truncated. `Ok(Ok)` is a
@@ -268,28 +295,31 @@ async fn tcp(
     query: &Query,
     budget: Budget,
 ) -> Result<Result<Reply, Answer>, DnsError> {
-    let deadline = budget.deadline;
-    let timeout = || budget.timed_out(Transport::Tcp);
-    let what = "connect over TCP (after a truncated UDP answer)";
-    let mut stream = timeout_at(deadline, TcpStream::connect(server))
+    // One timeout around the whole exchange: connect, send, read.
+    timeout_at(budget.deadline, tcp_exchange(server, query))
         .await
-        .map_err(|_| timeout())?
-        .map_err(network(what))?;
+        .map_err(|_| budget.timed_out(Transport::Tcp))?
+}
+
+async fn tcp_exchange(
+    server: SocketAddr,
+    query: &Query,
+) -> Result<Result<Reply, Answer>, DnsError> {
+    let mut stream = TcpStream::connect(server)
+        .await
+        .map_err(network("connect over TCP (after a truncated UDP answer)"))?;
     let wire = query.wire();
     let mut msg = Vec::with_capacity(2 + wire.len());
     msg.extend_from_slice(&(wire.len() as u16).to_be_bytes());
     msg.extend_from_slice(wire);
-    timeout_at(deadline, stream.write_all(&msg))
+    stream
+        .write_all(&msg)
         .await
-        .map_err(|_| timeout())?
         .map_err(network("send the query over TCP"))?;
 
+    let read = network("read the answer over TCP");
     let mut len = [0u8; 2];
-    let got = timeout_at(deadline, read_full(&mut stream, &mut len))
-        .await
-        .map_err(|_| timeout())?
-        .map_err(network("read the answer over TCP"))?;
-    if got < 2 {
+    if read_full(&mut stream, &mut len).await.map_err(&read)? < 2 {
         return Ok(Err(Answer::Malformed(
             "the server closed the TCP connection without answering".into(),
         )));
@@ -301,10 +331,7 @@ async fn tcp(
         ))));
     }
     let mut buf = vec![0u8; len];
-    let got = timeout_at(deadline, read_full(&mut stream, &mut buf))
-        .await
-        .map_err(|_| timeout())?
-        .map_err(network("read the answer over TCP"))?;
+    let got = read_full(&mut stream, &mut buf).await.map_err(&read)?;
     if got < len {
         return Ok(Err(Answer::Malformed(format!(
             "the TCP connection closed after {got} of the {len} bytes announced"
@@ -406,11 +433,10 @@ pub async fn discover(
         .iter()
         .map(|n| n.to_string().to_ascii_lowercase())
         .collect();
-    ns.sort();
-    ns.dedup();
+    super::sort_dedup(&mut ns);
     ns.truncate(MAX_NS_NAMES);
     let lookups = ns.iter().map(|n| lookup_addrs(resolver, n, timeout));
-    let results = futures::future::join_all(lookups).await;
+    let results = join_all(lookups.collect()).await;
     let mut servers = Vec::new();
     let mut unresolved = Vec::new();
     for (n, result) in ns.iter().zip(results) {
@@ -527,8 +553,7 @@ pub async fn lookup_addrs(
             .into_iter()
             .map(|(a, _)| a)
             .collect();
-        addrs.sort();
-        addrs.dedup();
+        super::sort_dedup(&mut addrs);
         addrs.truncate(MAX_ADDRS_PER_FAMILY);
         Ok(addrs)
     };

@@ -21,3 +21,33 @@ pub use client::{
 pub use message::{Answer, Qtype, Query, Soa, parse_answer};
 pub use servers::{Server, parse_server, read_resolv_conf, resolv_conf_nameserver};
 pub use verdict::{Verdict, describe, verdict};
+
+/// Sorts and deduplicates a short list (NS names, addresses) by insertion: a few
+/// hundred bytes of code where the standard sorts cost kilobytes per element type.
+pub(crate) fn sort_dedup<T: Ord>(v: &mut Vec<T>) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && v[j - 1] > v[j] {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    v.dedup();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sort_dedup() {
+        for (input, want) in [
+            (vec![], vec![]),
+            (vec![1], vec![1]),
+            (vec![3, 1, 2, 1, 3], vec![1, 2, 3]),
+            (vec![5, 4, 3, 2, 1], vec![1, 2, 3, 4, 5]),
+        ] {
+            let mut v = input.clone();
+            super::sort_dedup(&mut v);
+            assert_eq!(v, want, "{input:?}");
+        }
+    }
+}

@@ -71,8 +71,7 @@ pub fn verdict(expected: IpAddr, results: &[(SocketAddr, Result<Answer, DnsError
         let addrs = match result {
             Ok(Answer::Authoritative { addrs }) => {
                 let mut set: Vec<IpAddr> = addrs.iter().map(|(a, _)| *a).collect();
-                set.sort();
-                set.dedup();
+                super::sort_dedup(&mut set);
                 set
             }
             Ok(Answer::NoData { .. } | Answer::NxDomain { .. }) => Vec::new(),

@@ -33,10 +33,6 @@ enum Failure {
 type Result<T> = std::result::Result<T, Failure>;
 
 fn main() -> ExitCode {
-    // Size probe (throwaway): all of dynhost::verify, reached from main.
-    if let Some(arg) = std::env::var_os("DYNHOST_SIZE_PROBE") {
-        return size_probe(&arg.to_string_lossy());
-    }
     let matches = Cli::command().get_matches();
     let config_given = matches.value_source("config") != Some(ValueSource::DefaultValue);
     let cli = match Cli::from_arg_matches(&matches) {
@@ -311,54 +307,4 @@ fn reload(path: Option<&Path>, tx: &mpsc::UnboundedSender<daemon::Command>) {
 
 fn io_failure(e: std::io::Error) -> Failure {
     Failure::Other(format!("cannot install signal handlers: {e}"))
-}
-
-fn size_probe(text: &str) -> ExitCode {
-    use dynhost::verify;
-    let mut words = text.split_whitespace();
-    let (Some(resolv), Some(name), Some(expected)) = (words.next(), words.next(), words.next())
-    else {
-        return ExitCode::from(2);
-    };
-    for w in words {
-        match verify::parse_server(w, verify::servers::if_index) {
-            Ok(s) => println!("configured: {s}"),
-            Err(e) => println!("{e}"),
-        }
-    }
-    let Ok(expected) = expected.parse::<std::net::IpAddr>() else {
-        return ExitCode::from(2);
-    };
-    let resolver = match verify::read_resolv_conf(Path::new(resolv)) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(3);
-        }
-    };
-    let Ok(rt) = runtime() else {
-        return ExitCode::from(4);
-    };
-    rt.block_on(async {
-        let t = Duration::from_secs(2);
-        let found = match verify::discover(resolver, name, t).await {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(5);
-            }
-        };
-        println!("zone {}", found.zone);
-        for (ns, s) in &found.servers {
-            println!("{ns} {s}");
-        }
-        let addrs: Vec<_> = found.servers.iter().map(|(_, s)| *s).collect();
-        let family = dynhost::model::Family::of(&expected);
-        let results = verify::check(&addrs, name, family, t).await;
-        for (s, r) in &results {
-            println!("{}", verify::describe(s, r));
-        }
-        println!("{}", verify::verdict(expected, &results));
-        ExitCode::SUCCESS
-    })
 }

@@ -443,6 +443,8 @@ enum Act {
     Send(Vec<u8>),
     /// Send these bytes from another socket (another port).
     SendFromOther(Vec<u8>),
+    /// Send these bytes from another address (127.0.0.7, the server's port).
+    SendFromOtherAddr(Vec<u8>),
     Sleep(Duration),
     /// Send these bytes again and again for this long.
     Flood(Vec<u8>, Duration),
@@ -472,6 +474,7 @@ impl Hostile {
         let (s, qn) = (stop.clone(), queries.clone());
         threads.push(std::thread::spawn(move || {
             let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let other_addr = UdpSocket::bind(("127.0.0.7", addr.port())).unwrap();
             let mut buf = [0u8; 4096];
             while !s.load(Ordering::Relaxed) {
                 let Ok((n, client)) = sock.recv_from(&mut buf) else {
@@ -485,6 +488,9 @@ impl Hostile {
                         }
                         Act::SendFromOther(b) => {
                             let _ = other.send_to(&b, client);
+                        }
+                        Act::SendFromOtherAddr(b) => {
+                            let _ = other_addr.send_to(&b, client);
                         }
                         Act::Sleep(d) => std::thread::sleep(d),
                         Act::Flood(b, d) => {
@@ -741,6 +747,12 @@ fn hostile_udp_answers_are_ignored_or_rejected_in_bounded_time() {
                 false,
             ),
             (
+                "a forged answer from another address only",
+                |q| vec![Act::SendFromOtherAddr(answer_to(q, true, &["192.0.2.66"]))],
+                "Timeout",
+                false,
+            ),
+            (
                 "no AA",
                 |q| vec![Act::Send(answer_to(q, false, &["192.0.2.66"]))],
                 "NotAuthoritative",
@@ -781,6 +793,7 @@ fn the_real_answer_wins_over_forged_and_stray_ones() {
             wrong_q[13] = b'X';
             vec![
                 Act::SendFromOther(answer_to(q, true, &["192.0.2.66"])),
+                Act::SendFromOtherAddr(answer_to(q, true, &["192.0.2.67"])),
                 Act::Send(wrong_id),
                 Act::Send(wrong_q),
                 Act::Send(vec![1, 2, 3]),

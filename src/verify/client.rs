@@ -229,7 +229,7 @@ async fn udp(
     query: &Query,
     budget: Budget,
 ) -> Result<Result<Reply, Answer>, DnsError> {
-    let Budget { start, deadline } = budget;
+    let deadline = budget.deadline;
     let local: SocketAddr = match server {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -245,8 +245,9 @@ async fn udp(
     sock.send(query.wire())
         .await
         .map_err(network("send the query over UDP"))?;
-    // One resend halfway, in case the query or the answer was lost.
-    let mut resend = Some(start + deadline.saturating_duration_since(start) / 2);
+    // One resend halfway through the time left, in case the query or answer was lost.
+    let now = Instant::now();
+    let mut resend = Some(now + deadline.saturating_duration_since(now) / 2);
     let mut ignored: Option<Answer> = None;
     let mut buf = vec![0u8; UDP_BUFFER];
     loop {

@@ -40,3 +40,4 @@ pub mod provider;
 pub mod request;
 pub mod secret;
 pub mod state;
+pub mod verify;

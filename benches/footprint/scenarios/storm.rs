@@ -72,7 +72,8 @@ pub fn dynhost_storm(bin: &Path, n: usize) -> Storm {
         let start = Instant::now();
         let mut changed = 0;
         for k in 0..n {
-            if followed && k >= n / 2 && (k - n / 2) % 50 == 0 && changed < STORM_FOLLOWED {
+            if followed && k >= n / 2 && (k - n / 2).is_multiple_of(50) && changed < STORM_FOLLOWED
+            {
                 changed += 1;
                 run.wan.change(changed);
             }

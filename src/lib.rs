@@ -26,6 +26,7 @@ pub mod control;
 pub mod daemon;
 pub mod duration;
 pub mod engine;
+pub mod gateway;
 pub mod http;
 pub mod logging;
 pub mod model;

@@ -128,7 +128,10 @@ async fn exchange<T>(
         },
         None => GatewayError::NoAnswer {
             protocol,
-            detail: format!("nothing from {to} within {} ms", total(waits).as_millis()),
+            detail: format!(
+                "nothing from {to} within {} ms: the gateway is down, or {protocol} is off on it",
+                total(waits).as_millis()
+            ),
         },
     }))
 }
@@ -325,7 +328,7 @@ async fn discover(interface_addr: Ipv4Addr, gateway: Ipv4Addr) -> Result<Url, Ga
     Err(bad.unwrap_or_else(|| GatewayError::NoAnswer {
         protocol: p,
         detail: format!(
-            "no SSDP answer from {gateway} within {} ms",
+            "no SSDP answer from {gateway} within {} ms: the gateway is down, or UPnP is off on it",
             total(&SSDP_WAVES).as_millis()
         ),
     }))
@@ -420,6 +423,7 @@ pub async fn external(
     gateway: Ipv4Addr,
     client: Ipv4Addr,
 ) -> Result<(Protocol, Ipv4Addr), GatewayError> {
+    let start = Instant::now();
     let mut errors = Vec::new();
     for protocol in [Protocol::NatPmp, Protocol::Pcp, Protocol::Upnp] {
         let got = match protocol {
@@ -436,10 +440,19 @@ pub async fn external(
             }
         }
     }
-    Err(
-        most_telling(errors).unwrap_or_else(|| GatewayError::NoAnswer {
-            protocol: Protocol::Upnp,
-            detail: "no protocol tried".into(),
+    match most_telling(errors) {
+        // All silent: one line that says so.
+        Some(GatewayError::NoAnswer { protocol, detail }) => Err(GatewayError::NoAnswer {
+            protocol,
+            detail: format!(
+                "{detail}; no answer to PCP or UPnP IGD either, {:.1} s in all",
+                start.elapsed().as_secs_f32()
+            ),
         }),
-    )
+        Some(e) => Err(e),
+        None => Err(GatewayError::NoAnswer {
+            protocol: Protocol::NatPmp,
+            detail: "no protocol was tried".into(),
+        }),
+    }
 }

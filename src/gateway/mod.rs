@@ -115,11 +115,9 @@ impl GatewayError {
 impl fmt::Display for GatewayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GatewayError::NoAnswer { protocol, detail } => write!(
-                f,
-                "{protocol}: no answer from the gateway ({detail}): it does not offer \
-                 {protocol}, or it is down"
-            ),
+            GatewayError::NoAnswer { protocol, detail } => {
+                write!(f, "{protocol}: no answer from the gateway ({detail})")
+            }
             GatewayError::Unsupported { protocol, detail } => {
                 write!(f, "{protocol}: the gateway does not offer it ({detail})")
             }

@@ -4,6 +4,9 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod hostile;
+pub mod miniupnpd;
 pub mod netns;
 pub mod provider;
 pub mod scene;
+pub mod stun;

@@ -188,10 +188,30 @@ fn set_public_is_announced_by_natpmp_and_pcp() {
             (got, l.dropped(), asked)
         }))
     });
+    // A plain socket on 5351 too: miniupnpd also sends the NAT-PMP packet there (the
+    // 2006 draft's port), but not the PCP ANNOUNCE.
+    let old_port = up
+        .client
+        .run(|| UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 5351)).unwrap());
     ready.recv_timeout(Duration::from_secs(5)).unwrap();
     let sent = Instant::now();
     up.set_public(new);
     let (got, dropped, asked) = listener.join().unwrap();
+    old_port.set_nonblocking(true).unwrap();
+    let mut on_5351 = Vec::new();
+    let mut buf = [0u8; 1500];
+    while let Ok((n, from)) = old_port.recv_from(&mut buf) {
+        on_5351.push((from, buf[..n].to_vec()));
+    }
+    let mut want_5351 = vec![0, 128, 0, 0, 0, 0, 0, 0];
+    want_5351.extend(new.octets());
+    assert_eq!(on_5351.len(), 1, "{on_5351:?}");
+    assert_eq!(on_5351[0].0, SocketAddr::from((GATEWAY, 5351)));
+    // (The epoch bytes 4..8 are seconds since miniupnpd started.)
+    assert_eq!(
+        (&on_5351[0].1[..4], &on_5351[0].1[8..]),
+        (&want_5351[..4], &want_5351[8..])
+    );
     for (at, a) in &got {
         eprintln!(
             "SIGUSR1 -> {:?} from {} after {:?}",
@@ -228,6 +248,35 @@ fn set_public_is_announced_by_natpmp_and_pcp() {
         up.stun_requests() >= 8,
         "STUN asked at start and after SIGUSR1"
     );
+}
+
+#[test]
+fn a_restarted_miniupnpd_sends_a_pcp_announce() {
+    let mut up = Upstream::start(Options::all());
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let listener = up.client.spawn(move || {
+        runtime().block_on(bounded(SCENARIO, async move {
+            let mut l = Listener::bind(Membership::Addr(CLIENT)).unwrap();
+            ready_tx.send(()).unwrap();
+            let mut got = Vec::new();
+            let start = Instant::now();
+            while let Ok(a) = tokio::time::timeout(Duration::from_secs(4), l.next()).await {
+                got.push((start.elapsed(), a));
+            }
+            got
+        }))
+    });
+    ready.recv_timeout(Duration::from_secs(5)).unwrap();
+    up.restart();
+    let got = listener.join().unwrap();
+    eprintln!("after a restart: {got:?}");
+    // miniupnpd 2.3.1 announces its start with a PCP ANNOUNCE only; the NAT-PMP
+    // address announcement comes with changes (SIGUSR1, its WAN address).
+    let pcp = got
+        .iter()
+        .filter(|(_, a)| a.announced == Announced::Pcp { epoch: 0 } && accept(a.src, GATEWAY))
+        .count();
+    assert_eq!(pcp, 1, "{got:?}");
 }
 
 #[test]

@@ -472,6 +472,13 @@ impl Upstream {
         }
     }
 
+    /// Kills miniupnpd and starts it again (a gateway reboot), returning once it listens.
+    pub fn restart(&mut self) {
+        self.stop();
+        std::fs::remove_file(self.log_path()).ok();
+        self.start_daemon();
+    }
+
     /// `nft ARGS` in the router; its output.
     pub fn nft(&self, args: &[&str]) -> String {
         String::from_utf8_lossy(&self.router.run_ok("nft", args, None).stdout).into_owned()

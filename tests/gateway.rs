@@ -125,6 +125,7 @@ fn external_prefers_natpmp() {
     let (got, took) = in_client(&up, SCENARIO, || timed(gateway::external(GATEWAY, CLIENT)));
     assert_eq!(got, Ok((Protocol::NatPmp, PUBLIC)));
     assert!(took < SLACK, "took {took:?}");
+    eprintln!("external() answered by NAT-PMP in {took:?}");
 }
 
 #[test]

@@ -31,6 +31,7 @@ pub mod control;
 pub mod driver;
 pub mod duration;
 pub mod engine;
+pub mod gateway;
 pub mod logging;
 pub mod model;
 pub mod netlink;

@@ -13,7 +13,10 @@
 pub mod agent;
 pub mod bind;
 pub mod hooks;
+pub mod hostile;
+pub mod miniupnpd;
 pub mod netns;
 pub mod provider;
 pub mod repo;
 pub mod scene;
+pub mod stun;

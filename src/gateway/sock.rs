@@ -1,0 +1,122 @@
+//! The socket options std and tokio do not offer: SO_REUSEPORT before bind, a multicast
+//! membership by interface index, IP_MULTICAST_IF, IP_MULTICAST_ALL.
+
+use std::io;
+use std::mem::size_of;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points to a live T of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (value as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn in_addr(a: Ipv4Addr) -> libc::in_addr {
+    libc::in_addr {
+        s_addr: u32::from(a).to_be(),
+    }
+}
+
+/// Sends multicast out of the interface that holds `addr`.
+pub fn set_multicast_if(sock: &impl AsRawFd, addr: Ipv4Addr) -> io::Result<()> {
+    setsockopt(
+        sock.as_raw_fd(),
+        libc::IPPROTO_IP,
+        libc::IP_MULTICAST_IF,
+        &in_addr(addr),
+    )
+}
+
+/// A non-blocking UDP socket bound to `bind` with SO_REUSEADDR and SO_REUSEPORT (other
+/// listeners may share the port), joined to `group` on the interface given by index
+/// (or, with index 0, by `iface_addr`), and receiving only the groups it joined itself.
+pub fn shared_multicast(
+    bind: SocketAddrV4,
+    group: Ipv4Addr,
+    ifindex: u32,
+    iface_addr: Ipv4Addr,
+) -> io::Result<std::net::UdpSocket> {
+    // SAFETY: plain socket(2); the descriptor is owned right below.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let one: libc::c_int = 1;
+    setsockopt(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, &one)?;
+    setsockopt(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, &one)?;
+    let sa = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: bind.port().to_be(),
+        sin_addr: in_addr(*bind.ip()),
+        sin_zero: [0; 8],
+    };
+    // SAFETY: `sa` is a valid sockaddr_in of the size passed.
+    let rc = unsafe {
+        libc::bind(
+            raw,
+            (&sa as *const libc::sockaddr_in).cast(),
+            size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // Without this, Linux also delivers groups other sockets joined, on any interface.
+    // Old kernels lack it; the source check still applies then.
+    let zero: libc::c_int = 0;
+    let _ = setsockopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, &zero);
+    let mreq = libc::ip_mreqn {
+        imr_multiaddr: in_addr(group),
+        imr_address: in_addr(iface_addr),
+        imr_ifindex: ifindex as libc::c_int,
+    };
+    setsockopt(raw, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)?;
+    Ok(std::net::UdpSocket::from(fd))
+}
+
+/// 12 random bytes from the kernel (getrandom(2)).
+pub fn random_nonce() -> io::Result<[u8; 12]> {
+    let mut n = [0u8; 12];
+    // SAFETY: writes at most n.len() bytes into n.
+    let got = unsafe { libc::getrandom(n.as_mut_ptr().cast(), n.len(), 0) };
+    if got == n.len() as isize {
+        Ok(n)
+    } else if got < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Err(io::Error::other("getrandom returned too few bytes"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_differ() {
+        let a = random_nonce().unwrap();
+        let b = random_nonce().unwrap();
+        assert_ne!(a, b);
+    }
+}

@@ -26,6 +26,7 @@
 pub mod app;
 pub mod bounded;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod driver;

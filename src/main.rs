@@ -10,6 +10,7 @@ use dynhost::cli::Cli;
 use dynhost::logging;
 
 fn main() -> ExitCode {
+    app::install_panic_hook();
     let matches = Cli::command().get_matches();
     let config_given = matches.value_source("config") != Some(ValueSource::DefaultValue);
     let cli = match Cli::from_arg_matches(&matches) {

@@ -243,3 +243,54 @@ fn only_the_address_families_asked_for_wake_the_watcher() {
         });
     });
 }
+
+/// Only the kernel speaks for the kernel: a process that learns the watcher's port id
+/// and sends it a made-up RTM_NEWADDR is not heard.
+#[test]
+fn messages_that_do_not_come_from_the_kernel_are_dropped() {
+    use dynhost::netlink::wire;
+    use netlink_sys::protocols::NETLINK_ROUTE;
+    use netlink_sys::{Socket, SocketAddr};
+    in_netns(|| {
+        bridge("br0");
+        let rt = rt();
+        rt.block_on(async {
+            let mut w = Watcher::subscribe(1 << 16, &[Family::V4]).unwrap();
+            let port = w.port_id().unwrap();
+            let mut forger = Socket::new(NETLINK_ROUTE).unwrap();
+            forger.bind_auto().unwrap();
+            // An address event for an interface that does not exist (index 4242).
+            let forged = wire::addr_request(
+                wire::RTM_NEWADDR,
+                4242,
+                "203.0.113.66".parse().unwrap(),
+                32,
+                None,
+                1,
+            );
+            forger
+                .send_to(&forged, &SocketAddr::new(port, 0), 0)
+                .unwrap();
+            // Then a real change: the first event heard must be the kernel's.
+            ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
+            let index = netlink::dump()
+                .await
+                .unwrap()
+                .link_named("br0")
+                .unwrap()
+                .index;
+            let ev = tokio::time::timeout(Duration::from_secs(5), w.next())
+                .await
+                .expect("the real event arrives")
+                .unwrap();
+            assert_eq!(
+                ev,
+                NetEvent::Addr {
+                    index,
+                    family: Some(Family::V4)
+                },
+                "the forged message was not taken for an event"
+            );
+        });
+    });
+}

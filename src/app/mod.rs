@@ -51,6 +51,18 @@ impl fmt::Display for Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Makes a panic anywhere end the process, whatever the build profile: OpenWrt builds
+/// with `panic = "unwind"`, under which a panic in a spawned task (the control server,
+/// a reload) would end that task only, leaving a daemon that procd never restarts.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "dynhost: internal error, exiting so that the service manager restarts it: {info}"
+        );
+        std::process::abort();
+    }));
+}
+
 /// Runs the command `cli` names. `config_given`: the config path was chosen (option or
 /// environment), not defaulted.
 pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
@@ -113,4 +125,57 @@ pub async fn resolve_config(cli: &Cli, config_given: bool) -> Result<Config> {
         warn!("{w}");
     }
     Ok(loaded.config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHILD: &str = "DYNHOST_PANIC_CHILD";
+
+    /// The process side of the test below: a panic in a spawned task, in this test
+    /// binary's unwinding build. Does nothing unless the parent asked for it.
+    #[test]
+    fn panic_child() {
+        if std::env::var_os(CHILD).is_none() {
+            return;
+        }
+        install_panic_hook();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tokio::spawn(async { panic!("boom in a task") });
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        });
+        // Reaching here means the process survived its task's panic.
+        std::process::exit(0);
+    }
+
+    #[test]
+    fn a_panic_in_a_spawned_task_ends_the_process() {
+        use std::os::unix::process::ExitStatusExt;
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "app::tests::panic_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGABRT),
+            "{:?} {stderr}",
+            out.status
+        );
+        assert!(
+            stderr.contains("dynhost: internal error") && stderr.contains("boom in a task"),
+            "{stderr}"
+        );
+    }
 }

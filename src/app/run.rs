@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use super::{Error, Exit, Result};
+use crate::clock::ClockWatch;
 use crate::config::{self, Config};
 use crate::driver::{Command, Edges, Rtnetlink, daemon};
 use crate::provider::Sender;
@@ -34,6 +35,7 @@ pub async fn run(config: Config, dry_run: bool) -> Result<Exit> {
         tokio::spawn(control::serve(listener, tx.clone()));
     }
     let state = load_state(&mut store);
+    watch_clock(tx.clone());
     let shutdown = signals(config.source.clone(), tx)?;
     let edges = Edges {
         config,
@@ -93,6 +95,24 @@ pub fn load_state(store: &mut Store) -> StateMap {
         warn!(error = %e, "state file unreadable; starting without it (records are sent once)");
         StateMap::new()
     })
+}
+
+/// Tells the daemon each time the system clock is set: TLS that failed on a wrong
+/// clock after boot is retried at once. Without a timerfd, retries keep their backoff.
+fn watch_clock(tx: mpsc::UnboundedSender<Command>) {
+    match ClockWatch::new() {
+        Ok(mut watch) => {
+            tokio::spawn(async move {
+                while watch.changed().await.is_ok() {
+                    if tx.send(Command::ClockSet).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        Err(e) => warn!(error = %e, "cannot watch the system clock; retries after a clock \
+                                     change keep their backoff"),
+    }
 }
 
 /// SIGHUP reloads `source` into the daemon; the future returned resolves at SIGTERM or

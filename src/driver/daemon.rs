@@ -153,6 +153,9 @@ impl<K: Kernel, P: Publish> Loop<K, P> {
     fn on_command(&mut self, cmd: Command, make_publisher: &impl Fn(&Config) -> Result<P, String>) {
         match cmd {
             Command::Reload(config) => self.on_reload(*config, make_publisher),
+            Command::ClockSet => self
+                .engine
+                .handle_clock_set(now(), crate::state::wall_now()),
             Command::Update { request, reply } => {
                 self.next_ticket += 1;
                 let ticket = self.next_ticket;

@@ -66,6 +66,8 @@ impl Watch for netlink::Watcher {
 pub enum Command {
     /// A new, already validated config (SIGHUP).
     Reload(Box<Config>),
+    /// The system clock was set (a step, not the steady tick).
+    ClockSet,
     /// A round for a hook or `dynhost update`; answered when it is complete.
     Update {
         request: UpdateRequest,

@@ -10,10 +10,28 @@ use super::slot::{Phase, round_secs};
 use super::types::{Action, HOUR, THROTTLE_SPACING};
 use crate::policy::Selection;
 
+/// Requests under way at once, across all records.
+pub const MAX_IN_FLIGHT: usize = 8;
+
 impl Engine {
+    /// Sends what waited for room (`MAX_IN_FLIGHT`), oldest slot first.
+    pub(super) fn evaluate_queued(&mut self, now: Instant) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].queued {
+                self.slots[i].queued = false;
+                self.evaluate(i, now);
+            }
+        }
+    }
+
     /// Decides whether slot `i` must send now.
     pub(super) fn evaluate(&mut self, i: usize, now: Instant) {
         let max_per_hour = self.timing.max_per_hour as usize;
+        let in_flight = self
+            .slots
+            .iter()
+            .filter(|s| matches!(s.phase, Phase::InFlight(_)))
+            .count();
         let wall = self.wall_at(now);
         let s = &mut self.slots[i];
         match s.phase {
@@ -57,6 +75,13 @@ impl Engine {
             s.phase = Phase::Throttled { until };
             return;
         }
+        // A router with many names: never more than a few requests at once, however
+        // many records one change concerns. The rest go as answers come back.
+        if in_flight >= MAX_IN_FLIGHT {
+            s.queued = true;
+            return;
+        }
+        s.queued = false;
         s.force = false;
         s.phase = Phase::InFlight(addr);
         s.sends.push_back((now, wall));

@@ -12,7 +12,7 @@
 
 mod backoff;
 mod debounce;
-mod decide;
+pub(crate) mod decide;
 pub(crate) mod outcome;
 mod slot;
 mod tickets;
@@ -331,6 +331,31 @@ impl Engine {
         self.dump = DumpPhase::Idle;
         self.dump_retry_at = Some(now + delay);
     }
+    /// The system clock was set (NTP after a boot without an RTC): `wall` is the new
+    /// Unix time. Records whose last attempt failed on the provider certificate's dates
+    /// are retried now rather than after their backoff.
+    pub fn handle_clock_set(&mut self, now: Instant, wall: u64) {
+        self.clock = (now, wall);
+        let mut retried = 0;
+        for i in 0..self.slots.len() {
+            let s = &mut self.slots[i];
+            if s.clock_wrong && matches!(s.phase, Phase::Waiting { .. }) {
+                s.phase = Phase::Idle;
+                s.clock_wrong = false;
+                retried += 1;
+                self.evaluate(i, now);
+            }
+        }
+        if retried > 0 {
+            info!(
+                records = retried,
+                "the system clock was set; retrying what failed on it"
+            );
+            self.mark_persist();
+        }
+        self.finish_tickets(now);
+    }
+
     /// Call when `poll_timeout()` has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.debounce.fire(now) {

@@ -8,7 +8,7 @@ use tracing::{debug, error, info, warn};
 use super::Engine;
 use super::slot::Phase;
 use super::types::{LastReply, Published, SlotKey};
-use crate::provider::reply::{Class, Outcome, Reply};
+use crate::provider::reply::{Class, Outcome, Reply, Transport};
 
 /// Unrecognised answers in a row (HTML, garbage, empty) before a slot stops retrying.
 pub const MAX_UNRECOGNISED: u32 = 8;
@@ -54,6 +54,7 @@ impl Engine {
             Outcome::Reply(Reply::Unparseable { .. } | Reply::Empty { .. })
         );
         s.unrecognised = if unrecognised { s.unrecognised + 1 } else { 0 };
+        s.clock_wrong = matches!(outcome, Outcome::Transport(Transport::ClockWrong(_)));
         let class = match outcome.class() {
             // The provider says it holds another address: that is what is published,
             // and the one we sent is not. Retry it, within the budget.
@@ -123,6 +124,7 @@ impl Engine {
         self.mark_persist();
         // The address may have moved on while the request was out.
         self.evaluate(i, now);
+        self.evaluate_queued(now);
         self.finish_tickets(now);
     }
 }

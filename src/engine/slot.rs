@@ -50,6 +50,10 @@ pub(super) struct Slot {
     pub(super) corrected: bool,
     /// Unrecognised answers in a row.
     pub(super) unrecognised: u32,
+    /// The last attempt failed on the certificate's dates: retried when the clock is set.
+    pub(super) clock_wrong: bool,
+    /// Ready to send, waiting for room among the requests under way.
+    pub(super) queued: bool,
 }
 
 impl Engine {
@@ -120,6 +124,8 @@ impl Engine {
             active: self.mode == Mode::Daemon,
             corrected,
             unrecognised: 0,
+            clock_wrong: false,
+            queued: false,
         }
     }
 }

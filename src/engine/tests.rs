@@ -1333,3 +1333,32 @@ fn a_retry_delay_is_logged_to_the_millisecond() {
     let d = crate::duration::parse(shown).unwrap();
     assert!((1600 * MS..=2 * S).contains(&d), "{line}");
 }
+
+// ---- many records ---------------------------------------------------------------------
+
+#[test]
+fn never_more_than_a_few_requests_are_under_way_at_once() {
+    let hosts: Vec<String> = (0..20).map(|i| format!("h{i}.example.com")).collect();
+    let specs = hosts.iter().map(|h| spec(h, Family::V4, "ppp0")).collect();
+    let mut sim = Sim::new(specs);
+    let mut in_flight = sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    assert_eq!(in_flight.len(), decide::MAX_IN_FLIGHT);
+    let mut done = 0;
+    while let Some((key, addr)) = in_flight.pop() {
+        sim.outcome(&key, &addr.to_string(), good(&addr.to_string()));
+        done += 1;
+        in_flight.extend(sim.sends());
+        assert!(
+            in_flight.len() <= decide::MAX_IN_FLIGHT,
+            "{}",
+            in_flight.len()
+        );
+    }
+    assert_eq!(done, 20, "every record is sent once");
+    assert!(
+        sim.e
+            .report(sim.now)
+            .iter()
+            .all(|r| matches!(r.result, SlotResult::UpToDate(_)))
+    );
+}

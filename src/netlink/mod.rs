@@ -29,6 +29,8 @@ pub struct Watcher {
     socket: TokioSocket,
     buf: Vec<u8>,
     pending: VecDeque<NetEvent>,
+    /// A message from another sender than the kernel was reported.
+    warned_sender: bool,
 }
 
 impl Watcher {
@@ -51,7 +53,15 @@ impl Watcher {
             socket,
             buf: Vec::with_capacity(DATAGRAM_MAX),
             pending: VecDeque::new(),
+            warned_sender: false,
         })
+    }
+
+    /// The port id the kernel knows this socket by.
+    pub fn port_id(&self) -> io::Result<u32> {
+        let mut addr = SocketAddr::new(0, 0);
+        self.socket.socket_ref().get_address(&mut addr)?;
+        Ok(addr.port_number())
     }
 
     /// The next hint. `None` when the socket failed and must be reopened.
@@ -64,8 +74,19 @@ impl Watcher {
                 return Some(ev);
             }
             self.buf.clear();
-            match self.socket.recv(&mut self.buf).await {
-                Ok(()) => self.decode(),
+            match self.socket.recv_from(&mut self.buf).await {
+                Ok(from) if from.port_number() == 0 => self.decode(),
+                // Only the kernel speaks for the kernel: a process that learnt our
+                // port id could otherwise feed us made-up events.
+                Ok(from) => {
+                    if !self.warned_sender {
+                        warn!(
+                            sender = from.port_number(),
+                            "netlink: dropped a message that did not come from the kernel"
+                        );
+                        self.warned_sender = true;
+                    }
+                }
                 // The kernel dropped notifications for us: resync from a dump.
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     debug!("netlink overrun (ENOBUFS): notifications were lost, resyncing");
@@ -120,6 +141,14 @@ pub async fn default_route_interface() -> Result<Option<String>, String> {
     Ok(None)
 }
 
+/// The next dump's sequence number: distinct per process start and per dump.
+fn next_seq() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let base = std::process::id().wrapping_mul(2_654_435_761);
+    base.wrapping_add(SEQ.fetch_add(1, Ordering::Relaxed)) | 1
+}
+
 /// Sends one dump request and collects the answer until NLMSG_DONE. An interrupted
 /// dump (the table changed under it) is taken again, up to a few times.
 async fn request(kind: u16, family: u8) -> Result<Vec<Message>, String> {
@@ -139,11 +168,13 @@ async fn request(kind: u16, family: u8) -> Result<Vec<Message>, String> {
 async fn request_once(kind: u16, family: u8) -> Result<Option<Vec<Message>>, String> {
     let fail = |what: &str, e: io::Error| format!("netlink {what}: {e}");
     let mut socket = TokioSocket::new(NETLINK_ROUTE).map_err(|e| fail("socket", e))?;
-    socket
+    let ours = socket
         .socket_mut()
         .bind_auto()
-        .map_err(|e| fail("bind", e))?;
-    let seq = 1;
+        .map_err(|e| fail("bind", e))?
+        .port_number();
+    // A fresh sequence number per dump: an answer to anything else is not this one's.
+    let seq = next_seq();
     let req = wire::dump_request(kind, family, seq);
     socket
         .send_to(&req, &SocketAddr::new(0, 0))
@@ -154,13 +185,20 @@ async fn request_once(kind: u16, family: u8) -> Result<Option<Vec<Message>>, Str
     let mut buf = Vec::with_capacity(DATAGRAM_MAX);
     loop {
         buf.clear();
-        socket
-            .recv(&mut buf)
+        let from = socket
+            .recv_from(&mut buf)
             .await
             .map_err(|e| fail("receive", e))?;
+        if from.port_number() != 0 {
+            debug!(
+                sender = from.port_number(),
+                "netlink dump: dropped a message not from the kernel"
+            );
+            continue;
+        }
         for m in wire::messages(&buf) {
             let (h, p) = m.map_err(|e| e.to_string())?;
-            if h.seq != seq {
+            if h.seq != seq || h.port != ours {
                 continue;
             }
             interrupted |= h.flags & wire::NLM_F_DUMP_INTR != 0;

@@ -78,6 +78,8 @@ pub struct Header {
     pub kind: u16,
     pub flags: u16,
     pub seq: u32,
+    /// The port id the message is for (a dump's answers carry ours).
+    pub port: u32,
 }
 
 /// Splits a datagram into messages: (header, payload).
@@ -99,6 +101,7 @@ pub fn messages(mut buf: &[u8]) -> impl Iterator<Item = Result<(Header, &[u8]), 
             kind: u16_at(buf, 4),
             flags: u16_at(buf, 6),
             seq: u32_at(buf, 8),
+            port: u32_at(buf, 12),
         };
         let payload = &buf[HEADER_LEN..len];
         buf = &buf[align(len).min(buf.len())..];
@@ -659,7 +662,8 @@ mod tests {
             Header {
                 kind: RTM_GETADDR,
                 flags: NLM_F_REQUEST | NLM_F_DUMP,
-                seq: 42
+                seq: 42,
+                port: 0,
             }
         );
         assert_eq!(p.len(), IFADDRMSG_LEN);
@@ -711,7 +715,8 @@ mod tests {
                 Header {
                     kind,
                     flags,
-                    seq: 77
+                    seq: 77,
+                    port: 0,
                 }
             );
             let Message::Addr {

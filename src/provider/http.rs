@@ -109,6 +109,13 @@ impl Publish for HttpPublisher {
 
 fn transport_error(e: &reqwest::Error, timeout: Duration) -> Outcome {
     let text = chain(e);
+    if let Some(why) = clock_problem(e) {
+        return Outcome::Transport(Transport::ClockWrong(format!(
+            "{why} (the system time is {}); set the clock (NTP), dynhost retries as soon as \
+             it is set",
+            crate::state::rfc3339(crate::state::wall_now())
+        )));
+    }
     if e.is_connect() {
         Outcome::Transport(Transport::NotSent(text))
     } else if e.is_timeout() {
@@ -119,6 +126,33 @@ fn transport_error(e: &reqwest::Error, timeout: Duration) -> Outcome {
     } else {
         Outcome::Transport(Transport::Unconfirmed(text))
     }
+}
+
+/// Whether the TLS handshake failed on the certificate's dates, which after a boot
+/// without an RTC means our clock, not the provider.
+fn clock_problem(e: &reqwest::Error) -> Option<&'static str> {
+    use rustls::{CertificateError, Error as Tls};
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        let tls = c.downcast_ref::<Tls>().or_else(|| {
+            c.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<Tls>())
+        });
+        match tls {
+            Some(Tls::InvalidCertificate(CertificateError::NotValidYet))
+            | Some(Tls::InvalidCertificate(CertificateError::NotValidYetContext { .. })) => {
+                return Some("the provider's certificate is not valid yet: our clock is behind");
+            }
+            Some(Tls::InvalidCertificate(CertificateError::Expired))
+            | Some(Tls::InvalidCertificate(CertificateError::ExpiredContext { .. })) => {
+                return Some("the provider's certificate has expired, or our clock is ahead");
+            }
+            _ => {}
+        }
+        cur = c.source();
+    }
+    None
 }
 
 /// An error and its causes on one line, without the URL (it is in the record's log line).

@@ -119,6 +119,9 @@ pub enum Transport {
     NotSent(String),
     /// The request may have reached the provider, but no complete answer came back.
     Unconfirmed(String),
+    /// The provider's certificate is not valid at our time: after a boot without an
+    /// RTC the clock is in the past. Nothing was sent; retried when the clock is set.
+    ClockWrong(String),
 }
 
 /// The result of one update attempt.
@@ -204,6 +207,7 @@ impl Outcome {
             Outcome::DryRun => "dry-run".into(),
             Outcome::Transport(Transport::NotSent(_)) => "not-sent".into(),
             Outcome::Transport(Transport::Unconfirmed(_)) => "unconfirmed".into(),
+            Outcome::Transport(Transport::ClockWrong(_)) => "clock".into(),
             Outcome::Reply(r) => match r {
                 Reply::Good(_) => "good".into(),
                 Reply::NoChange(_) => "nochg".into(),
@@ -239,6 +243,7 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::DryRun => f.write_str("dry run, nothing sent"),
             Outcome::Transport(Transport::NotSent(e)) => write!(f, "not sent: {e}"),
+            Outcome::Transport(Transport::ClockWrong(e)) => write!(f, "the clock is wrong: {e}"),
             Outcome::Transport(Transport::Unconfirmed(e)) => {
                 write!(f, "could not confirm the update: {e}")
             }

@@ -108,7 +108,15 @@ impl Provider {
     /// `127.0.0.1` and `::1`. Writes the CA certificate (only) to
     /// `dir/ca.pem`, creating `dir` if needed.
     pub fn start_tls(dir: &Path) -> Provider {
-        let (config, ca_pem) = tls::server_config();
+        Self::start_tls_with(dir, tls::server_config())
+    }
+
+    /// HTTPS whose certificate is valid only from 1 January of `year`.
+    pub fn start_tls_valid_from(dir: &Path, year: i32) -> Provider {
+        Self::start_tls_with(dir, tls::server_config_valid_from(Some(year)))
+    }
+
+    fn start_tls_with(dir: &Path, (config, ca_pem): (rustls::ServerConfig, String)) -> Provider {
         std::fs::create_dir_all(dir).expect("provider: create TLS dir");
         let path = dir.join("ca.pem");
         std::fs::write(&path, &ca_pem).expect("provider: write ca.pem");

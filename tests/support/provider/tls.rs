@@ -5,6 +5,12 @@ use std::sync::Arc;
 
 /// A fresh CA (returned as PEM) and a server config whose leaf is signed by it.
 pub(super) fn server_config() -> (rustls::ServerConfig, String) {
+    server_config_valid_from(None)
+}
+
+/// The same, with a leaf valid only from 1 January of `year` (a clock behind it sees
+/// "not valid yet", as a router that booted without an RTC does).
+pub(super) fn server_config_valid_from(year: Option<i32>) -> (rustls::ServerConfig, String) {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
         KeyPair, KeyUsagePurpose,
@@ -41,6 +47,10 @@ pub(super) fn server_config() -> (rustls::ServerConfig, String) {
     ];
     leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf_params.use_authority_key_identifier_extension = true;
+    if let Some(year) = year {
+        leaf_params.not_before = rcgen::date_time_ymd(year, 1, 1);
+        leaf_params.not_after = rcgen::date_time_ymd(year + 1, 1, 1);
+    }
     let leaf_cert = leaf_params
         .signed_by(&leaf_key, &issuer)
         .expect("provider: leaf cert");

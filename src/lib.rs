@@ -32,6 +32,7 @@ pub mod model;
 pub mod netlink;
 pub mod notify;
 pub mod oneshot;
+pub mod ovh;
 pub mod policy;
 pub mod reply;
 pub mod secret;

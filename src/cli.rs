@@ -60,6 +60,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Create the DynHost login and record through the OVH API and add them to the config.
+    Setup(crate::setup::SetupArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]

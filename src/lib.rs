@@ -36,6 +36,7 @@ pub mod ovh;
 pub mod policy;
 pub mod reply;
 pub mod secret;
+pub mod setup;
 pub mod state;
 pub mod status;
 pub mod uci;

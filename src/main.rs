@@ -16,7 +16,7 @@ use dynhost::daemon::{self, Daemon, Rtnetlink};
 use dynhost::http::{self, Sender};
 use dynhost::oneshot::{self, Scope};
 use dynhost::state::{self, Store};
-use dynhost::{control, logging, netlink, notify, status};
+use dynhost::{control, logging, netlink, notify, setup, status};
 
 /// Exit codes (sysexits for configuration).
 const EXIT_FAILURE: u8 = 1;
@@ -72,12 +72,17 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn dispatch(cli: &Cli, config_given: bool) -> Result<ExitCode> {
     let rt = runtime()?;
+    if let Command::Setup(args) = &cli.command {
+        // Setup writes the config file: it must not need one.
+        return Ok(rt.block_on(setup::run(args, &cli.config, config_given, cli.dry_run)));
+    }
     let config = rt.block_on(resolve_config(cli, config_given))?;
     match &cli.command {
         Command::Check => check(&config),
         Command::Status { json } => show_status(&config, *json),
         Command::Update(args) => rt.block_on(update(cli, config, args)),
         Command::Run => rt.block_on(run(cli, config)),
+        Command::Setup(_) => unreachable!("setup is dispatched before the config is loaded"),
     }
 }
 

@@ -5,5 +5,6 @@
 
 pub mod agent;
 pub mod netns;
+pub mod ovh_api;
 pub mod provider;
 pub mod scene;

@@ -303,6 +303,7 @@ pub fn replace_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
+    remove_leftovers(&dir, &name);
     let tmp = dir.join(format!(".{name}.{}.tmp", nonce()));
     let owner = std::fs::symlink_metadata(path)
         .ok()
@@ -330,6 +331,25 @@ pub fn replace_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Removes temporary files a killed run left next to `name` (they may hold a password).
+fn remove_leftovers(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let file = file.to_string_lossy();
+        let ours = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .is_some_and(|n| n.len() == 16 && n.bytes().all(|b| b.is_ascii_hexdigit()));
+        if ours {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Writes the DynHost password file: mode 0600, one line.
@@ -488,7 +508,11 @@ mod tests {
                 .file_type()
                 .is_symlink()
         );
-        // No temporary file is left behind.
+        // A temporary file left by a killed run goes with the next write; none is left.
+        let leftover = d.join(".home.secret.0123456789abcdef.tmp");
+        std::fs::write(&leftover, "old secret").unwrap();
+        write_password_file(&file, &Secret::new("s3cret".into())).unwrap();
+        assert!(!leftover.exists());
         let left: Vec<_> = std::fs::read_dir(&d)
             .unwrap()
             .flatten()

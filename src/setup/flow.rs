@@ -532,10 +532,10 @@ pub async fn setup(
     spec.username = plan.login.clone();
     debug!(actions = ?plan.actions, "setup plan");
 
-    if dry_run {
-        return dry_run_report(&plan, &names, &target, &spec);
-    }
     execute(&api, &plan, &names, &target, &spec).await?;
+    if dry_run {
+        return dry_run_summary(&plan, &names, &target, &spec);
+    }
     let checked = check(&target)?;
     report(&plan, &names, &target, &spec, &checked);
     Ok(())
@@ -718,6 +718,16 @@ async fn execute(
                 .await
                 .map(drop)
                 .map_err(Step::Api),
+            Action::AddToConfig if api.dry_run => {
+                let text = files::with_record(target, spec, PasswordRef::File);
+                let old = target.text.as_deref().map_or(0, str::len);
+                println!(
+                    "dry run: would add to {}:\n{}",
+                    target.path.display(),
+                    text[old..].trim_start_matches('\n')
+                );
+                Ok(())
+            }
             Action::AddToConfig => {
                 let text = files::with_record(target, spec, PasswordRef::File);
                 files::write_config(target, &text).map_err(Step::Local)
@@ -798,7 +808,19 @@ async fn create_login(api: &Api<'_>, n: &Names, login: &str, suffix: &str) -> Re
             Err(e) => return Err(Step::Api(e)),
         }
     }
-    files::write_password_file(&n.password_file, &password).map_err(Step::LoginWithoutPassword)
+    save_password(api, n, &password)
+}
+
+/// Writes the password file after its login call succeeded (a dry run says so only).
+fn save_password(api: &Api<'_>, n: &Names, password: &Secret) -> Result<(), Step> {
+    if api.dry_run {
+        println!(
+            "dry run: would write the new password to {} (mode 0600)",
+            n.password_file.display()
+        );
+        return Ok(());
+    }
+    files::write_password_file(&n.password_file, password).map_err(Step::LoginWithoutPassword)
 }
 
 async fn change_password(api: &Api<'_>, n: &Names, login: &str) -> Result<(), Step> {
@@ -808,7 +830,7 @@ async fn change_password(api: &Api<'_>, n: &Names, login: &str) -> Result<(), St
     api.change(Method::Post, &path, Some(&body), Retry::Once)
         .await
         .map_err(Step::Api)?;
-    files::write_password_file(&n.password_file, &password).map_err(Step::LoginWithoutPassword)
+    save_password(api, n, &password)
 }
 
 async fn create_record(api: &Api<'_>, n: &Names, ip: IpAddr) -> Result<(), Step> {
@@ -901,69 +923,17 @@ fn report(plan: &Plan, n: &Names, target: &Target, spec: &RecordSpec, checked: &
     }
 }
 
-fn dry_run_report(
+/// The end of a dry run: the checked config as it would be, and what would change.
+fn dry_run_summary(
     plan: &Plan,
     n: &Names,
     target: &Target,
     spec: &RecordSpec,
 ) -> Result<(), Failure> {
-    let ip_body = |ip: &IpAddr| json!({ "ip": ip.to_string(), "subDomain": n.sub });
-    let path = |rest: &str| format!("/domain/zone/{}{rest}", n.zone);
-    for a in &plan.actions {
-        let call = match a {
-            Action::CreateLogin { suffix, .. } => Some(describe(
-                Method::Post,
-                &path("/dynHost/login"),
-                Some(&json!({"loginSuffix": suffix, "password": "x", "subDomain": n.sub})),
-            )),
-            Action::ChangePassword { login, .. } => Some(describe(
-                Method::Post,
-                &path(&format!("/dynHost/login/{login}/changePassword")),
-                Some(&json!({"password": "x"})),
-            )),
-            Action::DeleteOrdinary(r) => Some(describe(
-                Method::Delete,
-                &path(&format!("/record/{}", r.id)),
-                None,
-            )),
-            Action::CreateRecord { ip } => Some(describe(
-                Method::Post,
-                &path("/dynHost/record"),
-                Some(&ip_body(ip)),
-            )),
-            Action::UpdateRecord { id, to, .. } => Some(describe(
-                Method::Put,
-                &path(&format!("/dynHost/record/{id}")),
-                Some(&json!({"ip": to.to_string()})),
-            )),
-            Action::Refresh => Some(describe(Method::Post, &path("/refresh"), None)),
-            Action::AddToConfig => None,
-        };
-        if let Some(c) = call {
-            println!("dry run: would call {c}");
-        }
-        match a {
-            Action::CreateLogin { .. } | Action::ChangePassword { .. } => println!(
-                "dry run: would write the new password to {} (mode 0600)",
-                n.password_file.display()
-            ),
-            Action::AddToConfig => {
-                let old_len = target.text.as_deref().map_or(0, str::len);
-                let text = files::with_record(target, spec, PasswordRef::File);
-                println!(
-                    "dry run: would add to {}:\n{}",
-                    target.path.display(),
-                    text[old_len..].trim_start_matches('\n')
-                );
-            }
-            _ => {}
-        }
-    }
     for note in &plan.notes {
         println!("note: {note}");
     }
-    let has_record = plan.actions.contains(&Action::AddToConfig);
-    if has_record {
+    if plan.actions.contains(&Action::AddToConfig) {
         let text = files::with_record(target, spec, PasswordRef::Placeholder);
         files::validate(target, &text).map_err(Failure::Config)?;
         println!(

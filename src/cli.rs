@@ -56,6 +56,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Create the DynHost login and record through the OVH API and add them to the config.
+    Setup(crate::setup::SetupArgs),
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, Config};
-use crate::netlink;
+use crate::{netlink, setup};
 pub use exit::Exit;
 
 /// Why a command stopped. Closed: each kind has its exit code.
@@ -26,6 +26,8 @@ pub enum Error {
     Config(String),
     /// `update` for an interface or family no enabled record follows.
     NotFollowed(String),
+    /// Arguments that cannot work together (those clap cannot see).
+    Usage(String),
     /// Anything else that kept the command from doing its work.
     Failed(String),
 }
@@ -35,6 +37,7 @@ impl Error {
         match self {
             Error::Config(_) => Exit::Config,
             Error::NotFollowed(_) => Exit::NotFollowed,
+            Error::Usage(_) => Exit::Usage,
             Error::Failed(_) => Exit::Failure,
         }
     }
@@ -43,7 +46,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Config(m) | Error::Failed(m) => f.write_str(m),
+            Error::Config(m) | Error::Failed(m) | Error::Usage(m) => f.write_str(m),
             Error::NotFollowed(m) => write!(f, "{m}; nothing to do"),
         }
     }
@@ -67,12 +70,19 @@ pub fn install_panic_hook() {
 /// environment), not defaulted.
 pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
     let rt = runtime()?;
+    if let Command::Setup(args) = &cli.command {
+        // Setup writes the config file: it must not need one.
+        let done = setup::run(args, &cli.config, config_given, cli.dry_run);
+        rt.block_on(done)?;
+        return Ok(Exit::Success);
+    }
     let config = rt.block_on(resolve_config(cli, config_given))?;
     match &cli.command {
         Command::Check => check::run(&config),
         Command::Status { json } => status::show(&config, *json),
         Command::Update(request) => rt.block_on(update::run(config, request, cli.dry_run)),
         Command::Run => rt.block_on(run::run(config, cli.dry_run)),
+        Command::Setup(_) => unreachable!("setup runs before a config is loaded"),
     }
 }
 

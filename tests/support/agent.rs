@@ -90,14 +90,42 @@ struct Log {
 pub const LOG_LEVEL: &str = "trace";
 
 pub fn assert_no_secret(what: &str, text: &str) {
-    assert!(
-        !text.contains(PASSWORD),
-        "the password leaked into {what}:\n{}",
-        text.lines()
-            .filter(|l| l.contains(PASSWORD))
-            .collect::<Vec<_>>()
-            .join("\n")
+    for secret in secrets() {
+        assert!(
+            !text.contains(&secret),
+            "a secret leaked into {what}:\n{}",
+            text.lines()
+                .filter(|l| l.contains(&secret))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+/// Secrets besides [`PASSWORD`] that must never show up either (API keys, generated
+/// DynHost passwords). Every check from now on, in this test process, covers them.
+static FORBIDDEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Adds `secret` to what [`assert_no_secret`] looks for.
+pub fn forbid_secret(secret: &str) {
+    assert!(secret.len() >= 8, "too short to be a distinctive secret");
+    let mut list = FORBIDDEN.lock().unwrap_or_else(|e| e.into_inner());
+    if !list.iter().any(|s| s == secret) {
+        list.push(secret.to_string());
+    }
+}
+
+/// [`PASSWORD`] and every secret given to [`forbid_secret`].
+pub fn secrets() -> Vec<String> {
+    let mut all = vec![PASSWORD.to_string()];
+    all.extend(
+        FORBIDDEN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned(),
     );
+    all
 }
 
 /// A running `dynhost ... run`.

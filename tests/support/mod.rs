@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod hostile;
 pub mod miniupnpd;
 pub mod netns;
+pub mod ovh_api;
 pub mod provider;
 pub mod repo;
 pub mod scene;

@@ -1362,3 +1362,19 @@ fn never_more_than_a_few_requests_are_under_way_at_once() {
             .all(|r| matches!(r.result, SlotResult::UpToDate(_)))
     );
 }
+
+#[test]
+fn a_certificate_date_failure_is_retried_as_soon_as_the_clock_is_set() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    let clock = Outcome::Transport(Transport::ClockWrong("not valid yet".into()));
+    sim.outcome(&v4(), "203.0.113.5", clock);
+    assert!(sim.sends().is_empty(), "waits for its backoff...");
+    let wall = sim.wall();
+    sim.e.handle_clock_set(sim.now + S, wall);
+    assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.5"))], "...or the clock");
+    // Another failure is not about the clock: a clock step does not hurry it.
+    sim.outcome(&v4(), "203.0.113.5", Outcome::Reply(Reply::Status(503)));
+    sim.e.handle_clock_set(sim.now + 2 * S, wall);
+    assert!(sim.sends().is_empty());
+}

@@ -134,18 +134,24 @@ fn clock_problem(e: &reqwest::Error) -> Option<&'static str> {
     use rustls::{CertificateError, Error as Tls};
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cur {
-        let tls = c.downcast_ref::<Tls>().or_else(|| {
-            c.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<Tls>())
-        });
-        match tls {
-            Some(Tls::InvalidCertificate(CertificateError::NotValidYet))
-            | Some(Tls::InvalidCertificate(CertificateError::NotValidYetContext { .. })) => {
+        // hyper wraps rustls' error in io::Errors, one in another; their `source`
+        // skips the wrapped error itself, so look inside them.
+        let mut inner = c;
+        while let Some(wrapped) = inner
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            inner = wrapped;
+        }
+        match inner.downcast_ref::<Tls>() {
+            Some(Tls::InvalidCertificate(
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. },
+            )) => {
                 return Some("the provider's certificate is not valid yet: our clock is behind");
             }
-            Some(Tls::InvalidCertificate(CertificateError::Expired))
-            | Some(Tls::InvalidCertificate(CertificateError::ExpiredContext { .. })) => {
+            Some(Tls::InvalidCertificate(
+                CertificateError::Expired | CertificateError::ExpiredContext { .. },
+            )) => {
                 return Some("the provider's certificate has expired, or our clock is ahead");
             }
             _ => {}

@@ -309,6 +309,46 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// The state directory may belong to systemd's dynamic user while root hooks write
+    /// in it: a link planted where the temporary file goes is removed, never followed.
+    #[test]
+    fn a_planted_link_at_the_temporary_path_is_not_followed() {
+        let dir = temp_dir("state-link");
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let tmp = dir.join(format!(".{FILE}.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        let mut store = Store::new(&dir, false);
+        assert!(store.save(&sample()).unwrap());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(std::fs::read_to_string(dir.join(FILE)).unwrap(), render(&sample()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Root writing into a state directory another user owns leaves the files to that
+    /// user (the daemon's), not to root.
+    #[test]
+    fn files_root_creates_belong_to_the_directory_s_owner() {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            panic!("this test needs root (it chowns a directory); run it as root, as CI does");
+        }
+        let dir = temp_dir("state-owner");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534))
+            .expect("chown needs real root (not a user namespace's)");
+        let mut store = Store::new(&dir, false);
+        store.save(&sample()).unwrap();
+        let _lock = store.lock(Duration::from_secs(1)).unwrap();
+        for f in [FILE, LOCK] {
+            let m = std::fs::metadata(dir.join(f)).unwrap();
+            assert_eq!((m.uid(), m.gid()), (65534, 65534), "{f}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn read_only_stores_write_nothing() {
         let dir = temp_dir("ro");

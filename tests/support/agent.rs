@@ -267,14 +267,33 @@ impl Drop for Agent {
 
 /// Runs `dynhost -c CONFIG ARGS...` to completion (one-shot commands).
 pub fn run(config: &Path, args: &[&str]) -> Output {
-    let out = Command::new(BIN)
+    let mut cmd = Command::new(BIN);
+    cmd.arg("-c").arg(config).args(args);
+    run_command(cmd, args)
+}
+
+/// `dynhost -c CONFIG ARGS...` in a private mount namespace, after the shell commands
+/// `setup` (mounts a test needs: a read-only or a full state directory). Fails clearly
+/// without `unshare`.
+pub fn in_mount_namespace(setup: &str, config: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-ec"])
+        .arg(format!("{setup}\nexec \"$0\" \"$@\""))
+        .arg(BIN)
         .arg("-c")
         .arg(config)
-        .args(args)
+        .args(args);
+    cmd
+}
+
+/// Runs a prepared dynhost command to completion, at trace level, and checks its
+/// output for secrets.
+pub fn run_command(mut cmd: Command, args: &[&str]) -> Output {
+    let out = cmd
         .env("DYNHOST_LOG", LOG_LEVEL)
         .stdin(Stdio::null())
         .output()
-        .expect("cannot run dynhost");
+        .expect("cannot run dynhost (or unshare: install util-linux)");
     assert_no_secret("stdout", &String::from_utf8_lossy(&out.stdout));
     assert_no_secret("stderr", &String::from_utf8_lossy(&out.stderr));
     eprintln!(

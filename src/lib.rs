@@ -43,5 +43,6 @@ pub mod provider;
 pub mod request;
 pub mod secret;
 pub mod setup;
+pub mod source;
 pub mod state;
 pub mod verify;

@@ -92,11 +92,22 @@ pub struct LinkInfo {
     pub up: bool,
 }
 
-/// A full picture of links and addresses, from one netlink dump.
+/// A default route of the main table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The output interface.
+    pub index: u32,
+    /// The next hop: the gateway a record behind NAT asks for the public address.
+    pub gateway: Option<std::net::IpAddr>,
+}
+
+/// A full picture of links and addresses (and default routes, when asked for), from
+/// one netlink dump.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub links: Vec<LinkInfo>,
     pub addrs: Vec<AddrInfo>,
+    pub routes: Vec<RouteInfo>,
 }
 
 impl Snapshot {
@@ -106,6 +117,18 @@ impl Snapshot {
 
     pub fn addrs_of(&self, index: u32) -> impl Iterator<Item = &AddrInfo> {
         self.addrs.iter().filter(move |a| a.index == index)
+    }
+
+    /// The IPv4 next hop of the default route out of the interface named `name`.
+    pub fn gateway_of(&self, name: &str) -> Option<std::net::Ipv4Addr> {
+        let link = self.link_named(name)?;
+        self.routes
+            .iter()
+            .filter(|r| r.index == link.index)
+            .find_map(|r| match r.gateway {
+                Some(std::net::IpAddr::V4(g)) => Some(g),
+                _ => None,
+            })
     }
 }
 
@@ -121,6 +144,53 @@ pub enum NetEvent {
     /// RTM_NEWADDR / RTM_DELADDR on link `index`; `family` is `None` for a family
     /// other than IPv4/IPv6 (treated as relevant, to be safe).
     Addr { index: u32, family: Option<Family> },
+    /// RTM_NEWROUTE / RTM_DELROUTE of a default route out of link `index`.
+    Route { index: u32 },
     /// The kernel dropped notifications (ENOBUFS) or the socket was reopened: resync.
     Resync,
+}
+
+/// Where a record's address comes from (`ipv4_source`, `ipv6_source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// The followed interface's own address (a router that holds its public address).
+    Interface,
+    /// The public address the default gateway reports (NAT-PMP, PCP, UPnP IGD): a box
+    /// behind another router.
+    Gateway,
+    /// A web echo service's view of us (configured URLs only).
+    Web,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Interface => "interface",
+            Source::Gateway => "gateway",
+            Source::Web => "web",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Source> {
+        match s {
+            "interface" => Some(Source::Interface),
+            "gateway" => Some(Source::Gateway),
+            "web" => Some(Source::Web),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the kernel must tell the daemon about: links always, the addresses of these
+/// families, and default routes when a record asks its gateway.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Interest {
+    pub families: Vec<Family>,
+    pub routes: bool,
 }

@@ -130,6 +130,8 @@ pub enum Unavailable {
     NoAddress,
     /// Addresses exist but none may be published; each with the reason.
     OnlySkipped(Vec<(IpAddr, Skip)>),
+    /// Every configured source failed (gateway, web...); each with what it said.
+    NoSource(Vec<String>),
 }
 
 impl fmt::Display for Unavailable {
@@ -147,6 +149,7 @@ impl fmt::Display for Unavailable {
                 }
                 Ok(())
             }
+            Unavailable::NoSource(reasons) => f.write_str(&reasons.join("; ")),
         }
     }
 }
@@ -162,6 +165,30 @@ pub fn select(
     family: Family,
     published: Option<IpAddr>,
 ) -> Selection {
+    select_with(snapshot, interface, family, published, None)
+}
+
+/// The address a LAN host has on the interface's prefix: the /64 of `addr` with the
+/// interface identifier (the low 64 bits) of `suffix`.
+pub fn with_suffix(addr: Ipv6Addr, suffix: Ipv6Addr) -> Ipv6Addr {
+    let prefix = u128::from(addr) & !(u64::MAX as u128);
+    Ipv6Addr::from(prefix | (u128::from(suffix) & u64::MAX as u128))
+}
+
+/// `select`, and for IPv6 with `suffix` (`ipv6_suffix`), the chosen address's /64 with
+/// that interface identifier: a router publishing a LAN host (a NAS) that has no agent
+/// of its own. A new delegated prefix is then an address change like any other.
+pub fn select_with(
+    snapshot: &Snapshot,
+    interface: &str,
+    family: Family,
+    published: Option<IpAddr>,
+    suffix: Option<Ipv6Addr>,
+) -> Selection {
+    let publish = |a: IpAddr| match (a, suffix) {
+        (IpAddr::V6(v6), Some(s)) => IpAddr::V6(with_suffix(v6, s)),
+        (a, _) => a,
+    };
     let Some(link) = snapshot.link_named(interface) else {
         return Selection::Unavailable(Unavailable::NoInterface);
     };
@@ -178,8 +205,8 @@ pub fn select(
             skipped.push((a.addr, why));
             continue;
         }
-        if Some(a.addr) == published {
-            return Selection::Addr(a.addr);
+        if Some(publish(a.addr)) == published {
+            return Selection::Addr(publish(a.addr));
         }
         let better = match best {
             None => true,
@@ -191,7 +218,7 @@ pub fn select(
         }
     }
     match best {
-        Some(a) => Selection::Addr(a.addr),
+        Some(a) => Selection::Addr(publish(a.addr)),
         None if skipped.is_empty() => Selection::Unavailable(Unavailable::NoAddress),
         None => Selection::Unavailable(Unavailable::OnlySkipped(skipped)),
     }
@@ -281,6 +308,7 @@ mod tests {
                 },
             ],
             addrs,
+            routes: Vec::new(),
         }
     }
 
@@ -449,6 +477,36 @@ mod tests {
         assert_eq!(
             u.to_string(),
             "10.0.0.2 is private (RFC 1918); 100.64.0.9 is carrier-grade NAT (100.64.0.0/10)"
+        );
+    }
+
+    #[test]
+    fn a_suffix_takes_the_interface_s_prefix() {
+        let v6 = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+        assert_eq!(
+            with_suffix(v6("2001:db8:1:2::a"), v6("::1234")),
+            v6("2001:db8:1:2::1234")
+        );
+        assert_eq!(
+            with_suffix(
+                v6("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+                v6("::211:32ff:fe12:3456")
+            ),
+            v6("2001:db8:1:2:211:32ff:fe12:3456")
+        );
+        // The chosen address's /64, the published one kept while it stays valid.
+        let s = snap(vec![
+            addr(7, "2001:db8:5::a", PLAIN),
+            addr(7, "2001:db8:6::b", PLAIN),
+        ]);
+        let suffix = Some(v6("::1234"));
+        let pick = |published: Option<&str>| {
+            select_with(&s, "ppp0", Family::V6, published.map(ip), suffix)
+        };
+        assert_eq!(pick(None), Selection::Addr(ip("2001:db8:5::1234")));
+        assert_eq!(
+            pick(Some("2001:db8:6::1234")),
+            Selection::Addr(ip("2001:db8:6::1234"))
         );
     }
 }

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -14,8 +14,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use dynhost::config::{self, Config};
-use dynhost::driver::{Command, Edges, Kernel, Watch, daemon};
-use dynhost::model::{AddrFlags, AddrInfo, Family, LinkInfo, NetEvent, Scope, Snapshot};
+use dynhost::driver::{Announcements, Command, Edges, Kernel, Outside, Watch, daemon};
+use dynhost::engine::{Found, Query};
+use dynhost::model::{
+    AddrFlags, AddrInfo, Family, Interest, LinkInfo, NetEvent, RouteInfo, Scope, Snapshot,
+};
 use dynhost::provider::reply::{Code, Outcome, Reply};
 use dynhost::provider::{Publish, Update};
 use dynhost::state::{StateMap, Store};
@@ -35,6 +38,8 @@ struct World {
     /// Ends the current watch's stream (the socket died).
     kill_watch: bool,
     notify: Option<mpsc::UnboundedSender<()>>,
+    /// The next hop of ppp0's default route.
+    gateway: Option<&'static str>,
 }
 
 type Shared = Rc<RefCell<World>>;
@@ -57,7 +62,65 @@ fn snapshot(w: &World) -> Snapshot {
                 flags: AddrFlags::default(),
             })
             .collect(),
+        routes: w
+            .gateway
+            .iter()
+            .map(|g| RouteInfo {
+                index: 7,
+                gateway: Some(g.parse().unwrap()),
+            })
+            .collect(),
     }
+}
+
+/// Sources outside the kernel, scripted: each question gets the next answer (or an
+/// error once they run out); announcements come from `announce`.
+#[derive(Clone, Default)]
+struct FakeOutside {
+    asked: Rc<RefCell<Vec<(Instant, Query)>>>,
+    answers: Rc<RefCell<VecDeque<Result<Found, String>>>>,
+    announce: Rc<RefCell<Option<mpsc::UnboundedSender<Ipv4Addr>>>>,
+    listened: Rc<RefCell<Vec<Vec<u32>>>>,
+}
+
+struct FakeListen(mpsc::UnboundedReceiver<Ipv4Addr>);
+
+impl Announcements for FakeListen {
+    async fn next(&mut self) -> Ipv4Addr {
+        match self.0.recv().await {
+            Some(a) => a,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl Outside for FakeOutside {
+    type Listen = FakeListen;
+    fn find(&self, q: &Query) -> impl Future<Output = Result<Found, String>> + 'static {
+        self.asked.borrow_mut().push((Instant::now(), q.clone()));
+        let answer = self
+            .answers
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or(Err("no answer scripted".into()));
+        std::future::ready(answer)
+    }
+    fn listen(&mut self, links: &[u32]) -> io::Result<FakeListen> {
+        self.listened.borrow_mut().push(links.to_vec());
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.announce.borrow_mut() = Some(tx);
+        Ok(FakeListen(rx))
+    }
+    fn reconfigure(&mut self, _: &Config) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+fn found(addr: &str, via: &str) -> Result<Found, String> {
+    Ok(Found {
+        addr: addr.parse().unwrap(),
+        via: via.into(),
+    })
 }
 
 struct FakeKernel(Shared);
@@ -69,7 +132,8 @@ struct FakeWatch {
 
 impl Kernel for FakeKernel {
     type Watch = FakeWatch;
-    fn subscribe(&mut self, families: &[Family]) -> io::Result<FakeWatch> {
+    fn subscribe(&mut self, interest: &Interest) -> io::Result<FakeWatch> {
+        let families = &interest.families;
         let mut w = self.0.borrow_mut();
         w.subscriptions += 1;
         if !w.subscribe_ok.pop_front().unwrap_or(true) {
@@ -85,7 +149,7 @@ impl Kernel for FakeKernel {
         })
     }
 
-    fn dump(&self) -> impl Future<Output = Result<Snapshot, String>> + 'static {
+    fn dump(&self, _routes: bool) -> impl Future<Output = Result<Snapshot, String>> + 'static {
         let world = self.0.clone();
         async move {
             let mut w = world.borrow_mut();
@@ -176,6 +240,7 @@ fn test_config(dir: &std::path::Path, records: &[&str]) -> Config {
 struct Harness {
     world: Shared,
     provider: FakeProvider,
+    outside: FakeOutside,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     commands: mpsc::UnboundedSender<Command>,
     dir: Dir,
@@ -193,17 +258,31 @@ impl Drop for Dir {
 fn start(name: &str, records: &[&str], addrs: &[&'static str]) -> Harness {
     let dir = std::env::temp_dir().join(format!("dynhost-driver-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    let config = test_config(&dir, records);
+    start_with(dir, config, addrs, None)
+}
+
+/// Starts the daemon loop with `config`, ppp0 holding `addrs`, its default route via
+/// `gateway`.
+fn start_with(
+    dir: std::path::PathBuf,
+    config: Config,
+    addrs: &[&'static str],
+    gateway: Option<&'static str>,
+) -> Harness {
     let world: Shared = Rc::new(RefCell::new(World {
         addrs: addrs.to_vec(),
+        gateway,
         ..Default::default()
     }));
     let provider = FakeProvider::default();
-    let config = test_config(&dir, records);
+    let outside = FakeOutside::default();
     let edges = Edges {
         store: Store::new(&config.state_dir, false),
         config,
         kernel: FakeKernel(world.clone()),
         publisher: provider.clone(),
+        outside: outside.clone(),
         state: StateMap::new(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -220,6 +299,7 @@ fn start(name: &str, records: &[&str], addrs: &[&'static str]) -> Harness {
     Harness {
         world,
         provider,
+        outside,
         stop: Some(stop),
         commands,
         dir: Dir(dir),
@@ -422,7 +502,12 @@ fn one_shot(
     config_text: &str,
     addrs: &[&'static str],
     state: StateMap,
-) -> (Edges<FakeKernel, FakeProvider>, Shared, FakeProvider, Dir) {
+) -> (
+    Edges<FakeKernel, FakeProvider, FakeOutside>,
+    Shared,
+    FakeProvider,
+    Dir,
+) {
     let dir = std::env::temp_dir().join(format!("dynhost-oneshot-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let world: Shared = Rc::new(RefCell::new(World {
@@ -437,6 +522,7 @@ fn one_shot(
         config,
         kernel: FakeKernel(world.clone()),
         publisher: provider.clone(),
+        outside: FakeOutside::default(),
         state,
     };
     (edges, world, provider, Dir(dir))
@@ -591,5 +677,114 @@ fn a_one_shot_round_waits_out_a_retry_unless_forced() {
         };
         oneshot::run(&mut edges, &force).await.unwrap();
         assert_eq!(provider.log.borrow().len(), 1, "--force sends now");
+    });
+}
+
+// ---- behind another router: the gateway and web sources ----------------------------
+
+fn gateway_config(name: &str, extra: &str) -> (std::path::PathBuf, Config) {
+    let dir = std::env::temp_dir().join(format!("dynhost-driver-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = format!(
+        "state_dir = \"{}\"\n{extra}\n[[record]]\nhostname = \"home.example.com\"\n\
+         username = \"u\"\npassword = \"p\"\ninterface = \"ppp0\"\n",
+        dir.display()
+    );
+    let text = if text.contains("ipv4_source") {
+        text
+    } else {
+        format!("{text}ipv4_source = \"gateway\"\n")
+    };
+    (dir.clone(), config::parse(&text, None).unwrap().config)
+}
+
+fn announce(h: &Harness, from: &str) {
+    let tx = h.outside.announce.borrow().clone().expect("listening");
+    tx.send(from.parse().unwrap()).unwrap();
+}
+
+fn queries(h: &Harness) -> Vec<Query> {
+    h.outside
+        .asked
+        .borrow()
+        .iter()
+        .map(|(_, q)| q.clone())
+        .collect()
+}
+
+#[test]
+fn a_record_behind_nat_publishes_what_its_gateway_reports_and_follows_its_announcements() {
+    local(async {
+        let (dir, config) = gateway_config("gw", "");
+        let h = start_with(dir, config, &["192.168.1.20"], Some("192.168.1.1"));
+        h.outside.answers.borrow_mut().extend([
+            found("203.0.113.7", "NAT-PMP"),
+            found("203.0.113.8", "NAT-PMP"),
+        ]);
+        run_for(S).await;
+        assert_eq!(h.addrs_sent(), ["203.0.113.7"]);
+        assert_eq!(
+            queries(&h),
+            [Query::Gateway {
+                interface: "ppp0".into(),
+                link: 7,
+                gateway: "192.168.1.1".parse().unwrap(),
+                client: "192.168.1.20".parse().unwrap(),
+            }]
+        );
+        assert_eq!(*h.outside.listened.borrow(), [vec![7]], "listening on ppp0");
+        // Another host on the LAN cannot make us ask.
+        announce(&h, "192.168.1.66");
+        run_for(5 * S).await;
+        assert_eq!(queries(&h).len(), 1);
+        // The gateway's announcement joins the debounce: one question, one update.
+        let t = Instant::now();
+        announce(&h, "192.168.1.1");
+        run_for(5 * S).await;
+        assert_eq!(queries(&h).len(), 2);
+        assert_eq!(h.addrs_sent(), ["203.0.113.7", "203.0.113.8"]);
+        let took = h.sent()[1].0 - t;
+        assert!(took <= S + Duration::from_millis(10), "{took:?}");
+    });
+}
+
+#[test]
+fn the_gateway_is_asked_again_without_an_event_only_at_the_safety_interval() {
+    local(async {
+        let (dir, config) = gateway_config("gw-idle", "[gateway]\ncheck = \"10m\"\n");
+        let h = start_with(dir, config, &["192.168.1.20"], Some("192.168.1.1"));
+        h.outside
+            .answers
+            .borrow_mut()
+            .extend((0..200).map(|_| found("203.0.113.7", "NAT-PMP")));
+        run_for(S).await;
+        run_for(24 * 3600 * S).await;
+        // Once at start, then every 10 minutes: 144 in a day, and nothing else.
+        assert_eq!(queries(&h).len(), 1 + 144);
+        assert_eq!(h.sent().len(), 1, "the same address is not sent again");
+        let asked = h.outside.asked.borrow();
+        for w in asked.windows(2) {
+            assert_eq!(w[1].0 - w[0].0, 600 * S);
+        }
+    });
+}
+
+#[test]
+fn a_silent_gateway_falls_through_to_the_web_source() {
+    local(async {
+        let (dir, config) = gateway_config("gw-web", "[web]\nurls = [\"http://127.0.0.1:9/\"]\n");
+        let mut config = config;
+        config.records[0].ipv4_source =
+            vec![dynhost::model::Source::Gateway, dynhost::model::Source::Web];
+        let h = start_with(dir, config, &["192.168.1.20"], Some("192.168.1.1"));
+        h.outside.answers.borrow_mut().extend([
+            Err("NAT-PMP: no answer within 3.75 s".to_string()),
+            found("203.0.113.9", "http://127.0.0.1:9/"),
+        ]);
+        run_for(S).await;
+        let asked = queries(&h);
+        assert!(matches!(asked[0], Query::Gateway { .. }), "{asked:?}");
+        assert_eq!(asked[1], Query::Web { family: Family::V4 });
+        assert_eq!(h.addrs_sent(), ["203.0.113.9"]);
     });
 }

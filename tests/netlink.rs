@@ -6,9 +6,17 @@ mod support;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use dynhost::model::{Family, NetEvent, Scope, Snapshot};
+use dynhost::model::{Family, Interest, NetEvent, Scope, Snapshot};
 use dynhost::netlink::{self, Watcher};
 use support::netns::{bridge, in_netns, ip, ip_batch, ppp};
+
+/// Links and the addresses of `families`, no routes.
+fn interest(families: &[Family]) -> Interest {
+    Interest {
+        families: families.to_vec(),
+        routes: false,
+    }
+}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -102,7 +110,8 @@ fn the_default_route_interface_is_found() {
 fn notifications_name_the_link_and_follow_a_recreated_one() {
     in_netns(|| {
         rt().block_on(async {
-            let mut w = Watcher::subscribe(netlink::DEFAULT_RCVBUF, &Family::ALL).unwrap();
+            let mut w =
+                Watcher::subscribe(netlink::DEFAULT_RCVBUF, &interest(&Family::ALL)).unwrap();
             ppp("ppp0", "192.0.2.1", "192.0.2.2");
             let mut seen = Vec::new();
             while !seen.iter().any(|e| matches!(e, NetEvent::Addr { .. })) {
@@ -159,7 +168,7 @@ fn an_overrun_becomes_a_resync() {
         bridge("storm0");
         rt().block_on(async {
             // The kernel doubles the value and enforces a minimum; this is tiny.
-            let mut w = Watcher::subscribe(1024, &Family::ALL).unwrap();
+            let mut w = Watcher::subscribe(1024, &interest(&Family::ALL)).unwrap();
             // A storm the socket cannot hold while nobody reads it.
             let lines: Vec<String> = (0..400)
                 .map(|i| format!("addr add 203.0.113.{}/32 dev storm0", i % 250 + 1))
@@ -205,7 +214,8 @@ fn only_the_address_families_asked_for_wake_the_watcher() {
     in_netns(|| {
         bridge("wan0");
         rt().block_on(async {
-            let mut w = Watcher::subscribe(netlink::DEFAULT_RCVBUF, &[Family::V4]).unwrap();
+            let mut w =
+                Watcher::subscribe(netlink::DEFAULT_RCVBUF, &interest(&[Family::V4])).unwrap();
             // IPv6 addresses come and go: not a single notification.
             for i in 1..=5 {
                 ip(&[
@@ -255,7 +265,7 @@ fn messages_that_do_not_come_from_the_kernel_are_dropped() {
         bridge("br0");
         let rt = rt();
         rt.block_on(async {
-            let mut w = Watcher::subscribe(1 << 16, &[Family::V4]).unwrap();
+            let mut w = Watcher::subscribe(1 << 16, &interest(&[Family::V4])).unwrap();
             let port = w.port_id().unwrap();
             let mut forger = Socket::new(NETLINK_ROUTE).unwrap();
             forger.bind_auto().unwrap();

@@ -213,7 +213,14 @@ proptest! {
             sends,
             ..Default::default()
         })]);
-        let spec = SlotSpec { key, record: 0, interface: "ppp0".into(), config_changed_at: Some(0) };
+        let spec = SlotSpec {
+            key,
+            record: 0,
+            interface: "ppp0".into(),
+            config_changed_at: Some(0),
+            sources: vec![dynhost::model::Source::Interface],
+            suffix: None,
+        };
         let s = std::time::Duration::from_secs(1);
         let timing = Timing {
             debounce: s,
@@ -221,6 +228,8 @@ proptest! {
             retry_initial: 30 * s,
             retry_max: 3600 * s,
             max_per_hour: 12,
+            gateway_check: None,
+            web_check: None,
         };
         let mode = if daemon { Mode::Daemon } else { Mode::OneShot };
         let now = std::time::Instant::now();

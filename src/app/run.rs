@@ -14,11 +14,13 @@ use crate::clock::ClockWatch;
 use crate::config::{self, Config};
 use crate::driver::{Command, Edges, Rtnetlink, daemon};
 use crate::provider::Sender;
+use crate::source::Sources;
 use crate::state::{Lock, LockError, StateMap, Store};
 use crate::{control, netlink, notify};
 
 pub async fn run(config: Config, dry_run: bool) -> Result<Exit> {
     let publisher = Sender::new(&config, dry_run).map_err(Error::Config)?;
+    let outside = Sources::new(&config).map_err(Error::Config)?;
     let mut store = Store::new(&config.state_dir, dry_run);
     let (tx, rx) = mpsc::unbounded_channel();
     // Hooks reach us here; a dry run stays out of a real daemon's way. Binding first
@@ -47,6 +49,7 @@ pub async fn run(config: Config, dry_run: bool) -> Result<Exit> {
                 .unwrap_or(netlink::DEFAULT_RCVBUF),
         },
         publisher,
+        outside,
         store,
         state,
     };

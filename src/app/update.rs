@@ -11,6 +11,7 @@ use crate::driver::{Edges, Rtnetlink};
 use crate::netlink;
 use crate::provider::Sender;
 use crate::request::UpdateRequest;
+use crate::source::Sources;
 use crate::state::Store;
 
 /// How long a one-shot round waits for the state lock another process holds.
@@ -35,6 +36,7 @@ pub async fn run(config: Config, request: &UpdateRequest, dry_run: bool) -> Resu
         }
     }
     let publisher = Sender::new(&config, dry_run).map_err(Error::Config)?;
+    let outside = Sources::new(&config).map_err(Error::Config)?;
     let mut store = Store::new(&config.state_dir, dry_run);
     let _lock = if dry_run {
         None
@@ -48,6 +50,7 @@ pub async fn run(config: Config, request: &UpdateRequest, dry_run: bool) -> Resu
             rcvbuf: netlink::DEFAULT_RCVBUF,
         },
         publisher,
+        outside,
         store,
         state,
     };

@@ -125,6 +125,26 @@ pub fn check_url(s: &str) -> Result<Url, String> {
     }
 }
 
+/// A web echo service: https (or http to loopback, for tests), no credentials. Unlike
+/// the provider's endpoint it may carry a query (`?format=text`).
+pub fn check_echo_url(s: &str) -> Result<Url, String> {
+    let shown: String = s.chars().take(120).collect();
+    let url = Url::parse(s).map_err(|e| format!("{shown:?} is not a URL: {e}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("an echo URL must not hold credentials".into());
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback_host(&url) => Ok(url),
+        "http" => Err(format!(
+            "{shown:?} uses plain http: anyone on the way could answer any address. Use https"
+        )),
+        other => Err(format!(
+            "{shown:?}: unsupported scheme {other:?}; use https"
+        )),
+    }
+}
+
 fn is_loopback_host(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;

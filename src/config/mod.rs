@@ -20,13 +20,14 @@ mod value;
 mod walk;
 
 use std::fmt;
+use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::Url;
 
 use crate::engine::{SlotKey, SlotSpec, Timing};
-use crate::model::Family;
+use crate::model::{Family, Source};
 use crate::secret::Secret;
 
 pub use checks::{DEFAULT_URL, check_hostname, check_interface, check_url};
@@ -49,7 +50,17 @@ pub struct Config {
     pub max_updates_per_hour: u32,
     pub provider: Provider,
     pub retry: Retry,
+    /// The safety-net query of gateway sources (`None`: off).
+    pub gateway_check: Option<Duration>,
+    pub web: Web,
     pub records: Vec<Record>,
+}
+
+/// The web echo source: where to ask, and how often without an event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Web {
+    pub urls: Vec<Url>,
+    pub check: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -82,6 +93,11 @@ pub struct Record {
     pub ipv4: bool,
     pub ipv6: bool,
     pub enabled: bool,
+    /// Where each family's address comes from, tried in order.
+    pub ipv4_source: Vec<Source>,
+    pub ipv6_source: Vec<Source>,
+    /// Publish the interface's IPv6 /64 with this interface identifier (a LAN host).
+    pub ipv6_suffix: Option<Ipv6Addr>,
     /// Unix time of the last change to this record's config: the newest mtime of the
     /// config file and its password file. `None`: unknown.
     pub changed_at: Option<u64>,
@@ -107,6 +123,11 @@ impl Config {
                 initial: Duration::ZERO,
                 max: Duration::ZERO,
             },
+            gateway_check: None,
+            web: Web {
+                urls: Vec::new(),
+                check: None,
+            },
             records: Vec::new(),
         }
     }
@@ -118,6 +139,8 @@ impl Config {
             retry_initial: self.retry.initial,
             retry_max: self.retry.max,
             max_per_hour: self.max_updates_per_hour,
+            gateway_check: self.gateway_check,
+            web_check: self.web.check,
         }
     }
 
@@ -134,6 +157,8 @@ impl Config {
                     record: index,
                     interface: r.interface.clone(),
                     config_changed_at: r.changed_at,
+                    sources: r.sources(family).to_vec(),
+                    suffix: (family == Family::V6).then_some(r.ipv6_suffix).flatten(),
                 });
             }
         }
@@ -173,8 +198,27 @@ impl Record {
             ipv4: false,
             ipv6: false,
             enabled: false,
+            ipv4_source: Vec::new(),
+            ipv6_source: Vec::new(),
+            ipv6_suffix: None,
             changed_at: None,
         }
+    }
+
+    /// Where `family`'s address comes from.
+    pub fn sources(&self, family: Family) -> &[Source] {
+        match family {
+            Family::V4 => &self.ipv4_source,
+            Family::V6 => &self.ipv6_source,
+        }
+    }
+
+    /// Whether some enabled family of this record uses `source`.
+    pub fn uses(&self, source: Source) -> bool {
+        self.enabled
+            && Family::ALL
+                .into_iter()
+                .any(|f| self.publishes(f) && self.sources(f).contains(&source))
     }
 
     pub fn publishes(&self, family: Family) -> bool {

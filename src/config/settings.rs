@@ -4,6 +4,7 @@
 //! README's reference table all come from here: adding a setting is one entry plus the
 //! field it fills.
 
+use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use reqwest::Url;
 
 use super::{Config, Record};
 use crate::duration;
+use crate::model::Source;
 use crate::secret::Secret;
 
 pub use super::table::SETTINGS;
@@ -35,6 +37,17 @@ pub enum Kind {
     Name(fn(&str) -> Result<(), String>),
     /// A password given inline: never shown.
     Secret,
+    /// Where an address comes from: one of `allowed`, or a list of them tried in order.
+    Sources(&'static [Source]),
+    /// An IPv6 interface identifier, such as `::1234` (the high 64 bits zero).
+    Suffix,
+    /// A duration, or `"off"`.
+    Interval {
+        min: Duration,
+        max: Duration,
+    },
+    /// A list of URLs: https, or http to loopback.
+    Urls,
 }
 
 /// A checked value, ready to be stored.
@@ -47,6 +60,10 @@ pub enum Value {
     Url(Url),
     Text(String),
     Secret(Secret),
+    Sources(Vec<Source>),
+    Suffix(Ipv6Addr),
+    Interval(Option<Duration>),
+    Urls(Vec<Url>),
 }
 
 /// What holds when a key is absent.
@@ -147,12 +164,16 @@ accessors! {
     url -> Url = Url,
     text -> String = Text,
     secret -> Secret = Secret,
+    sources -> Vec<Source> = Sources,
+    suffix -> Ipv6Addr = Suffix,
+    interval -> Option<Duration> = Interval,
+    urls -> Vec<Url> = Urls,
 }
 
 /// How the README shows a default.
 pub fn doc_default(s: &Setting) -> String {
     let shown = |v: &str| match s.kind {
-        Kind::Duration { .. } => format!("`\"{v}\"`"),
+        Kind::Duration { .. } | Kind::Interval { .. } | Kind::Sources(_) => format!("`\"{v}\"`"),
         _ => format!("`{v}`"),
     };
     let base = match s.default {
@@ -176,6 +197,15 @@ fn doc_range(kind: &Kind) -> String {
             duration::format(*max)
         ),
         Kind::Count { min, max } => format!(" ({min} to {max})"),
+        Kind::Interval { min, max } => format!(
+            " (`\"off\"`, or `{}` to `{}`)",
+            duration::format(*min),
+            duration::format(*max)
+        ),
+        Kind::Sources(allowed) => {
+            let names: Vec<String> = allowed.iter().map(|s| format!("`\"{s}\"`")).collect();
+            format!(" ({}, or a list of them tried in order)", names.join(", "))
+        }
         _ => String::new(),
     }
 }

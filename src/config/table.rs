@@ -7,6 +7,7 @@ use super::checks::{check_hostname, check_interface, check_username};
 use super::quote;
 use super::settings::{Default, Kind, Setting, Target};
 use crate::duration;
+use crate::model::Source;
 
 const fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -173,6 +174,54 @@ pub const SETTINGS: &[Setting] = &[
         target: global!(retry.max, duration, |c| dur(c.retry.max)),
     },
     Setting {
+        key: "gateway.check",
+        uci: "gateway_check",
+        kind: Kind::Interval {
+            min: secs(60),
+            max: secs(86400),
+        },
+        default: Default::Value("10m"),
+        uci_default: None,
+        help: "The safety-net query of records whose source is `\"gateway\"`. Changes come as \
+               events (netlink, the gateway's announcements); this catches the one no event \
+               tells: miniupnpd sends a single announcement datagram, not the RFC's ten, \
+               and a lost one would be a missed change. The only timer that runs while \
+               nothing changes.",
+        target: global!(gateway_check, interval, |c| interval(c.gateway_check)),
+    },
+    Setting {
+        key: "web.urls",
+        uci: "web_url",
+        kind: Kind::Urls,
+        default: Default::Absent("none"),
+        uci_default: None,
+        help: "The echo services the `\"web\"` source asks, in turn (a UCI `list`). \
+               Required when a record uses it; nothing is contacted unless listed here \
+               (see \"Behind another router\").",
+        target: Target::Global {
+            set: |c, v| c.web.urls = v.urls(),
+            show: |c| {
+                (!c.web.urls.is_empty()).then(|| {
+                    let urls: Vec<String> = c.web.urls.iter().map(|u| quote(u.as_str())).collect();
+                    format!("[{}]", urls.join(", "))
+                })
+            },
+        },
+    },
+    Setting {
+        key: "web.check",
+        uci: "web_check",
+        kind: Kind::Interval {
+            min: secs(60),
+            max: secs(86400),
+        },
+        default: Default::Value("1h"),
+        uci_default: None,
+        help: "The safety-net query of records whose source is `\"web\"`: nothing tells \
+               when an upstream box's address changes.",
+        target: global!(web.check, interval, |c| interval(c.web.check)),
+    },
+    Setting {
         key: "record.hostname",
         uci: "hostname",
         kind: Kind::Name(check_hostname),
@@ -278,4 +327,55 @@ pub const SETTINGS: &[Setting] = &[
         help: "`false` keeps the record (and its state) but never sends.",
         target: record!(enabled, bool, |r| Some(r.enabled.to_string())),
     },
+    Setting {
+        key: "record.ipv4_source",
+        uci: "ipv4_source",
+        kind: Kind::Sources(&[Source::Interface, Source::Gateway, Source::Web]),
+        default: Default::Value("interface"),
+        uci_default: None,
+        help: "Where the IPv4 address comes from: the interface's own address; the \
+               public address its default gateway reports (NAT-PMP, PCP, UPnP IGD: a box \
+               behind another router); or the configured web echo services.",
+        target: record!(ipv4_source, sources, |r| Some(sources(&r.ipv4_source))),
+    },
+    Setting {
+        key: "record.ipv6_source",
+        uci: "ipv6_source",
+        kind: Kind::Sources(&[Source::Interface, Source::Web]),
+        default: Default::Value("interface"),
+        uci_default: None,
+        help: "Where the IPv6 address comes from (IPv6 needs no NAT: usually the interface).",
+        target: record!(ipv6_source, sources, |r| Some(sources(&r.ipv6_source))),
+    },
+    Setting {
+        key: "record.ipv6_suffix",
+        uci: "ipv6_suffix",
+        kind: Kind::Suffix,
+        default: Default::Absent(""),
+        uci_default: None,
+        help: "Publish the interface's global IPv6 /64 with this interface identifier \
+               (`\"::1234\"`): a router publishing a LAN host, such as a NAS, that has no \
+               agent of its own. A new delegated prefix is a change like any other.",
+        target: Target::Record {
+            set: |r, v| r.ipv6_suffix = Some(v.suffix()),
+            show: |r| r.ipv6_suffix.map(|s| quote(&s.to_string())),
+        },
+    },
 ];
+
+fn interval(d: Option<Duration>) -> Option<String> {
+    Some(match d {
+        Some(d) => quote(&duration::format(d)),
+        None => quote("off"),
+    })
+}
+
+fn sources(list: &[Source]) -> String {
+    match list {
+        [one] => quote(one.as_str()),
+        many => {
+            let names: Vec<String> = many.iter().map(|s| quote(s.as_str())).collect();
+            format!("[{}]", names.join(", "))
+        }
+    }
+}

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::files::{Files, read_password_file};
 use super::*;
+use crate::model::Source;
 
 /// Files for tests: real password files, a given network config and credentials dir.
 #[derive(Default)]
@@ -439,4 +440,129 @@ fn oversized_and_special_password_files_are_refused_clearly() {
         assert!(err.contains(needle), "{file}: {err}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sources_behind_nat_in_toml() {
+    let text = "[gateway]\ncheck = \"off\"\n[web]\nurls = [\"https://ip.example.net/\", \
+                \"http://127.0.0.1:8/trace\"]\ncheck = \"2h\"\n\
+                [[record]]\nhostname = \"a.example.com\"\nusername = \"u\"\npassword = \"p\"\n\
+                interface = \"eth0\"\nipv4_source = [\"gateway\", \"web\"]\nipv6 = true\n\
+                ipv6_suffix = \"::1234\"\n";
+    let c = parse_with(text, None, None, None).unwrap().config;
+    assert_eq!(c.gateway_check, None);
+    assert_eq!(c.web.check, Some(Duration::from_secs(7200)));
+    assert_eq!(c.web.urls.len(), 2);
+    let r = &c.records[0];
+    assert_eq!(r.ipv4_source, [Source::Gateway, Source::Web]);
+    assert_eq!(r.ipv6_source, [Source::Interface], "the default");
+    assert_eq!(r.ipv6_suffix, Some("::1234".parse().unwrap()));
+    // Restated and read back.
+    let again = parse_with(
+        &c.to_string().replace("\"<redacted>\"", "\"p\""),
+        None,
+        None,
+        None,
+    )
+    .unwrap()
+    .config;
+    assert_eq!(again.records[0].ipv4_source, r.ipv4_source);
+    assert_eq!(again.gateway_check, None);
+    assert_eq!(again.web, c.web);
+    // The defaults: the interface, a gateway check every 10 minutes, a web one hourly.
+    let d = parse_with(REC, None, None, None).unwrap().config;
+    assert_eq!(d.records[0].ipv4_source, [Source::Interface]);
+    assert_eq!(d.gateway_check, Some(Duration::from_secs(600)));
+    assert_eq!(d.web.check, Some(Duration::from_secs(3600)));
+}
+
+#[test]
+fn sources_that_cannot_work_are_errors_at_their_key() {
+    let rec = |extra: &str| format!("{REC}{extra}\n");
+    for (text, key, needle) in [
+        (
+            rec("ipv4_source = \"web\""),
+            "record[1].ipv4_source",
+            "no echo service",
+        ),
+        (
+            rec("ipv4_source = \"magic\""),
+            "record[1].ipv4_source",
+            "not a source here",
+        ),
+        (
+            rec("ipv6 = true\nipv6_source = \"gateway\""),
+            "record[1].ipv6_source",
+            "not a source here",
+        ),
+        (
+            rec("ipv4_source = [\"gateway\", \"gateway\"]"),
+            "record[1].ipv4_source",
+            "listed twice",
+        ),
+        (rec("ipv4_source = []"), "record[1].ipv4_source", "empty"),
+        (
+            rec("ipv6 = true\nipv6_suffix = \"2001:db8::1\""),
+            "record[1].ipv6_suffix",
+            "low 64 bits",
+        ),
+        (
+            rec("ipv6_suffix = \"::1\""),
+            "record[1].ipv6_suffix",
+            "ipv6 = true",
+        ),
+        (
+            rec(
+                "ipv6 = true\nipv6_suffix = \"::1\"\nipv6_source = \"web\"\n[web]\nurls = [\"https://x.example/\"]",
+            ),
+            "record[1].ipv6_suffix",
+            "ipv6_source = \"interface\"",
+        ),
+        (
+            format!("[web]\nurls = [\"http://ip.example.net/\"]\n{REC}"),
+            "web.urls",
+            "plain http",
+        ),
+        (
+            format!("[gateway]\ncheck = \"10s\"\n{REC}"),
+            "gateway.check",
+            "out of range",
+        ),
+        (
+            format!("[gateway]\ncheck = \"never\"\n{REC}"),
+            "gateway.check",
+            "or \"off\"",
+        ),
+    ] {
+        let err = parse_with(&text, None, None, None).unwrap_err();
+        let p = err
+            .problems
+            .iter()
+            .find(|p| p.key == key)
+            .unwrap_or_else(|| panic!("{key} not in {err}"));
+        assert!(p.message.contains(needle), "{key}: {}", p.message);
+    }
+}
+
+#[test]
+fn sources_behind_nat_in_uci() {
+    let text = "config dynhost\n\toption gateway_check '5m'\n\tlist web_url 'https://a.example/'\n\
+                \tlist web_url 'https://b.example/'\n\n\
+                config record 'home'\n\toption hostname 'home.example.com'\n\
+                \toption username 'u'\n\toption password 'p'\n\toption interface 'eth0'\n\
+                \tlist ipv4_source 'gateway'\n\tlist ipv4_source 'web'\n";
+    let c = parse_with(text, Some(Path::new("/etc/config/dynhost")), None, None)
+        .unwrap()
+        .config;
+    assert_eq!(c.gateway_check, Some(Duration::from_secs(300)));
+    assert_eq!(c.web.urls.len(), 2);
+    assert_eq!(c.records[0].ipv4_source, [Source::Gateway, Source::Web]);
+    let one = text.replace(
+        "\tlist ipv4_source 'gateway'\n\tlist ipv4_source 'web'\n",
+        "\toption ipv4_source 'gateway'\n",
+    );
+    let c = parse_with(&one, Some(Path::new("/etc/config/dynhost")), None, None)
+        .unwrap()
+        .config;
+    assert_eq!(c.records[0].ipv4_source, [Source::Gateway]);
 }

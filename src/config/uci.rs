@@ -363,6 +363,17 @@ fn single_any(
     setting: Option<&Setting>,
     problems: &mut Vec<Problem>,
 ) -> Option<Spanned<DeValue<'static>>> {
+    let listed = setting.is_some_and(|s| matches!(s.kind, Kind::Sources(_) | Kind::Urls));
+    if o.list && listed {
+        // `list ipv4_source 'gateway'` then `list ipv4_source 'web'`: one array.
+        let start = o.values.first()?.1.start;
+        let items = o
+            .values
+            .iter()
+            .map(|(v, span)| Spanned::new(span.clone(), DeValue::String(Cow::Owned(v.clone()))))
+            .collect();
+        return Some(Spanned::new(start..start, DeValue::Array(items)));
+    }
     if o.list {
         problems.push((
             o.name_span.clone(),

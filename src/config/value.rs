@@ -1,14 +1,16 @@
 //! A setting's value: from TOML (or UCI translated to TOML) or from a default's text,
 //! checked against its kind and range. Pure.
 
+use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use toml::de::DeValue;
 
-use super::checks::{check_password, check_url};
+use super::checks::{check_echo_url, check_password, check_url};
 use super::settings::{Kind, Value};
 use crate::duration;
+use crate::model::Source;
 use crate::secret::Secret;
 
 /// Reads `v` as a value of `kind`; relative paths are taken from `base`.
@@ -76,7 +78,104 @@ pub(super) fn read(kind: &Kind, v: &DeValue<'_>, base: &Path) -> Result<Value, S
             let s = string(v)?;
             check_password(&s).map(|()| Value::Secret(Secret::new(s)))
         }
+        (Kind::Sources(allowed), v) => {
+            let names = strings(v, "a source such as \"gateway\", or a list of them")?;
+            sources(&names, allowed).map(Value::Sources)
+        }
+        (Kind::Suffix, v) => suffix(&string(v)?).map(Value::Suffix),
+        (Kind::Interval { min, max }, DeValue::String(s)) if s.as_ref() == "off" => {
+            let _ = (min, max);
+            Ok(Value::Interval(None))
+        }
+        (Kind::Interval { min, max }, v) => {
+            match read(
+                &Kind::Duration {
+                    min: *min,
+                    max: *max,
+                },
+                v,
+                base,
+            ) {
+                Ok(Value::Duration(d)) => Ok(Value::Interval(Some(d))),
+                Ok(_) => unreachable!("a duration reads as a duration"),
+                Err(e) => Err(format!("{e}; or \"off\"")),
+            }
+        }
+        (Kind::Urls, v) => {
+            let urls = strings(v, "a list of URLs")?;
+            if urls.is_empty() {
+                return Err("the list is empty".into());
+            }
+            if urls.len() > MAX_URLS {
+                return Err(format!("at most {MAX_URLS} URLs"));
+            }
+            urls.iter()
+                .map(|u| check_echo_url(u))
+                .collect::<Result<_, _>>()
+                .map(Value::Urls)
+        }
     }
+}
+
+/// Echo services tried in turn, at most.
+const MAX_URLS: usize = 8;
+
+/// A string, or an array of strings.
+fn strings(v: &DeValue<'_>, what: &str) -> Result<Vec<String>, String> {
+    match v {
+        DeValue::String(s) => Ok(vec![s.to_string()]),
+        DeValue::Array(items) => items
+            .iter()
+            .map(|i| match i.get_ref() {
+                DeValue::String(s) => Ok(s.to_string()),
+                other => Err(format!(
+                    "expected {what}, found {} in the list",
+                    other.type_str()
+                )),
+            })
+            .collect(),
+        other => Err(format!("expected {what}, found {}", other.type_str())),
+    }
+}
+
+fn sources(names: &[String], allowed: &[Source]) -> Result<Vec<Source>, String> {
+    if names.is_empty() {
+        return Err("the list is empty".into());
+    }
+    let mut out = Vec::new();
+    for n in names {
+        let shown: String = n.chars().take(32).collect();
+        let source = Source::parse(n)
+            .filter(|s| allowed.contains(s))
+            .ok_or_else(|| {
+                let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+                format!(
+                    "{shown:?} is not a source here (one of: {})",
+                    names.join(", ")
+                )
+            })?;
+        if out.contains(&source) {
+            return Err(format!("{shown:?} is listed twice"));
+        }
+        out.push(source);
+    }
+    Ok(out)
+}
+
+/// An interface identifier: an IPv6 address whose high 64 bits are zero.
+fn suffix(s: &str) -> Result<Ipv6Addr, String> {
+    let shown: String = s.chars().take(48).collect();
+    let a: Ipv6Addr = s
+        .parse()
+        .map_err(|_| format!("{shown:?} is not an interface identifier such as \"::1234\""))?;
+    let v = u128::from(a);
+    if v >> 64 != 0 || v == 0 {
+        return Err(format!(
+            "{shown:?} is not an interface identifier: only the low 64 bits may be set, \
+             as in \"::1234\" or \"::211:32ff:fe12:3456\""
+        ));
+    }
+    Ok(a)
 }
 
 /// Parses a setting's text form: defaults are read exactly as if written in a file.
@@ -92,5 +191,10 @@ pub(super) fn from_text(kind: &Kind, text: &str) -> Result<Value, String> {
             Value::Text(text.to_string())
         }
         Kind::Secret => Value::Secret(Secret::new(text.to_string())),
+        Kind::Sources(allowed) => Value::Sources(sources(&[text.to_string()], allowed)?),
+        Kind::Suffix => Value::Suffix(suffix(text)?),
+        Kind::Interval { .. } if text == "off" => Value::Interval(None),
+        Kind::Interval { .. } => Value::Interval(Some(duration::parse(text)?)),
+        Kind::Urls => Value::Urls(vec![check_echo_url(text)?]),
     })
 }

@@ -18,7 +18,7 @@ use super::files::Files;
 use super::settings::{self, Default, Kind, SETTINGS, Setting, Target, Value};
 use super::{Config, ConfigError, Loaded, Problem, Record, uci, value};
 use crate::duration;
-use crate::model::Family;
+use crate::model::{Family, Source};
 
 type Spanned_<'a> = Spanned<DeValue<'a>>;
 
@@ -280,7 +280,7 @@ impl Walker<'_> {
                 }
             }
         }
-        c.records = self.records(root.get("record"), config_time);
+        c.records = self.records(root.get("record"), config_time, !c.web.urls.is_empty());
         c
     }
 
@@ -322,7 +322,12 @@ impl Walker<'_> {
         }
     }
 
-    fn records(&mut self, v: Option<&Spanned_<'_>>, config_time: Option<u64>) -> Vec<Record> {
+    fn records(
+        &mut self,
+        v: Option<&Spanned_<'_>>,
+        config_time: Option<u64>,
+        web_urls: bool,
+    ) -> Vec<Record> {
         let Some(v) = v else {
             self.problem(
                 0..0,
@@ -349,6 +354,7 @@ impl Walker<'_> {
             let Some(mut r) = self.record(t, item.span(), &key) else {
                 continue;
             };
+            self.sources(t, item.span(), &key, &r, web_urls);
             r.changed_at = match (&r.password_file, config_time) {
                 (Some(p), Some(c)) => self.files.modified(p).map(|t| t.max(c)),
                 (None, c) => c,
@@ -397,6 +403,36 @@ impl Walker<'_> {
             );
         }
         (self.problems.len() == before).then_some(r)
+    }
+
+    /// The sources a record names fit together with the rest of the config.
+    fn sources(&mut self, t: &DeTable<'_>, span: Range<usize>, key: &str, r: &Record, web: bool) {
+        let at = |k: &str| t.get(k).map_or(span.clone(), Spanned::span);
+        for (family, field) in [(Family::V4, "ipv4_source"), (Family::V6, "ipv6_source")] {
+            if r.publishes(family) && r.sources(family).contains(&Source::Web) && !web {
+                self.problem(
+                    at(field),
+                    &format!("{key}.{field}"),
+                    "uses the web source, but no echo service is configured: set [web] urls \
+                     (README, \"Behind another router\", lists some and what each learns)",
+                );
+            }
+        }
+        if r.ipv6_suffix.is_some() {
+            if !r.ipv6 {
+                self.problem(
+                    at("ipv6_suffix"),
+                    &format!("{key}.ipv6_suffix"),
+                    "is set but the record does not publish ipv6: set ipv6 = true",
+                );
+            } else if r.ipv6_source.first() != Some(&Source::Interface) {
+                self.problem(
+                    at("ipv6_suffix"),
+                    &format!("{key}.ipv6_suffix"),
+                    "needs ipv6_source = \"interface\": the prefix comes from the interface",
+                );
+            }
+        }
     }
 
     /// `password` or `password_file`, exactly one; the file is read here.

@@ -4,16 +4,17 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
-use super::{Command, Commands, Edges, Io, Kernel, Left, Watch, now, seed};
+use super::{Announcements, Command, Commands, Edges, Io, Kernel, Left, Outside, Watch, now, seed};
 use crate::config::Config;
 use crate::engine::{Engine, Mode, RequestError, SlotReport};
-use crate::model::{Family, NetEvent};
+use crate::model::{Interest, NetEvent};
 use crate::provider::Publish;
 use crate::state;
 
@@ -26,8 +27,8 @@ type Waiter = oneshot::Sender<Result<Vec<SlotReport>, RequestError>>;
 /// Runs until `shutdown` resolves. Fails only if the kernel cannot be watched at all at
 /// start; every later failure is logged and retried. `make_publisher` builds the
 /// publisher for a reloaded config; `ready` is called once the watch is in place.
-pub async fn run<K: Kernel, P: Publish>(
-    edges: Edges<K, P>,
+pub async fn run<K: Kernel, P: Publish, O: Outside>(
+    edges: Edges<K, P, O>,
     make_publisher: impl Fn(&Config) -> Result<P, String>,
     mut commands: Commands,
     shutdown: impl Future<Output = ()>,
@@ -44,10 +45,10 @@ pub async fn run<K: Kernel, P: Publish>(
         seed(),
     );
     // Subscribed before the engine's first dump is taken (the loop below).
-    let families = engine.families();
+    let interest = engine.interest();
     let watch = edges
         .kernel
-        .subscribe(&families)
+        .subscribe(&interest)
         .map_err(|e| format!("cannot subscribe to netlink link and address events: {e}"))?;
     info!(
         records = edges.config.records.len(),
@@ -61,7 +62,10 @@ pub async fn run<K: Kernel, P: Publish>(
         engine,
         io: Io::default(),
         watch: Some(watch),
-        families,
+        interest,
+        announcements: None,
+        listening: Vec::new(),
+        listen_failed: false,
         waiting: HashMap::new(),
         next_ticket: 0,
         reconnect_at: None,
@@ -79,7 +83,13 @@ pub async fn run<K: Kernel, P: Publish>(
                 return Ok(());
             }
             ev = next_event(&mut l.watch) => l.on_event(ev),
-            done = l.io.next(), if !l.io.idle() => l.edges.apply(&mut l.engine, done),
+            done = l.io.next(), if !l.io.idle() => {
+                l.edges.apply(&mut l.engine, done);
+                l.relisten();
+            }
+            from = next_announcement(&mut l.announcements) => {
+                l.engine.handle_announcement(now(), from);
+            }
             cmd = commands.recv(), if commands_open => match cmd {
                 Some(cmd) => l.on_command(cmd, &make_publisher),
                 // Every sender is gone: nothing more will come, keep serving.
@@ -92,13 +102,18 @@ pub async fn run<K: Kernel, P: Publish>(
 }
 
 /// The loop's state between two wake-ups.
-struct Loop<K: Kernel, P: Publish> {
-    edges: Edges<K, P>,
+struct Loop<K: Kernel, P: Publish, O: Outside> {
+    edges: Edges<K, P, O>,
     engine: Engine,
     io: Io,
     watch: Option<K::Watch>,
-    /// The address families the watch is subscribed to.
-    families: Vec<Family>,
+    /// What the watch is subscribed to.
+    interest: Interest,
+    /// Gateway announcements, on the links in `listening`.
+    announcements: Option<O::Listen>,
+    listening: Vec<u32>,
+    /// Listening failed and was said; said again only after it worked.
+    listen_failed: bool,
     /// Requests whose round is not complete, by ticket.
     waiting: HashMap<u64, Waiter>,
     next_ticket: u64,
@@ -106,7 +121,36 @@ struct Loop<K: Kernel, P: Publish> {
     reconnect_failures: u32,
 }
 
-impl<K: Kernel, P: Publish> Loop<K, P> {
+impl<K: Kernel, P: Publish, O: Outside> Loop<K, P, O> {
+    /// Listens for gateway announcements where records ask a gateway (after each piece
+    /// of work: a snapshot may have moved them).
+    fn relisten(&mut self) {
+        let links = self.engine.announcement_links();
+        if links == self.listening {
+            return;
+        }
+        self.listening = links;
+        self.announcements = None;
+        if self.listening.is_empty() {
+            return;
+        }
+        match self.edges.outside.listen(&self.listening) {
+            Ok(l) => {
+                debug!(links = ?self.listening, "listening for gateway announcements");
+                self.announcements = Some(l);
+                self.listen_failed = false;
+            }
+            Err(e) => {
+                if !self.listen_failed {
+                    warn!(error = %e, "cannot listen for the gateway's announcements; its \
+                                       address is still asked at every change and by the \
+                                       safety-net check (gateway.check)");
+                }
+                self.listen_failed = true;
+            }
+        }
+    }
+
     /// Carries out everything the engine asks for now.
     fn drain_actions(&mut self) {
         while let Some(action) = self.engine.poll_action() {
@@ -185,6 +229,10 @@ impl<K: Kernel, P: Publish> Loop<K, P> {
             }
         };
         let e = &mut self.edges;
+        if let Err(err) = e.outside.reconfigure(&config) {
+            error!(error = %err, "reload failed; keeping the running config");
+            return;
+        }
         if config.state_dir != e.config.state_dir {
             warn!("state_dir changed: the new directory is used after a restart");
         }
@@ -209,12 +257,12 @@ impl<K: Kernel, P: Publish> Loop<K, P> {
             "config reloaded; watching interfaces: {}",
             e.config.interfaces()
         );
-        let families = self.engine.families();
-        if families != self.families {
+        let interest = self.engine.interest();
+        if interest != self.interest {
             // The new socket replaces the old before the reload's dump.
-            debug!(now_families = ?families, "address families changed; resubscribing");
-            self.families = families;
-            match self.edges.kernel.subscribe(&self.families) {
+            debug!(now_interest = ?interest, "what netlink must tell changed; resubscribing");
+            self.interest = interest;
+            match self.edges.kernel.subscribe(&self.interest) {
                 Ok(w) => self.watch = Some(w),
                 Err(e) => {
                     warn!(error = %e, "cannot resubscribe to netlink");
@@ -226,7 +274,7 @@ impl<K: Kernel, P: Publish> Loop<K, P> {
 
     fn on_reconnect(&mut self) {
         self.reconnect_at = None;
-        match self.edges.kernel.subscribe(&self.families) {
+        match self.edges.kernel.subscribe(&self.interest) {
             Ok(w) => {
                 info!("netlink socket reopened; resyncing");
                 self.watch = Some(w);
@@ -259,6 +307,13 @@ impl<K: Kernel, P: Publish> Loop<K, P> {
 async fn next_event<W: Watch>(watch: &mut Option<W>) -> Option<NetEvent> {
     match watch {
         Some(w) => w.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_announcement<A: Announcements>(listener: &mut Option<A>) -> Ipv4Addr {
+    match listener {
+        Some(l) => l.next().await,
         None => std::future::pending().await,
     }
 }

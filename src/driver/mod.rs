@@ -9,7 +9,7 @@ pub mod oneshot;
 
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::pin::Pin;
 use std::time::Instant;
 
@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot as reply};
 use tracing::error;
 
 use crate::config::Config;
-use crate::engine::{Action, Engine, RequestError, SlotKey, SlotReport};
-use crate::model::{Family, NetEvent, Snapshot};
+use crate::engine::{Action, Engine, Found, Query, RequestError, SlotKey, SlotReport};
+use crate::model::{Interest, NetEvent, Snapshot};
 use crate::netlink;
 use crate::provider::reply::Outcome;
 use crate::provider::{Publish, Update};
@@ -29,10 +29,28 @@ use crate::state::{self, StateMap, Store};
 /// The kernel: watches for link and address changes, and full dumps.
 pub trait Kernel {
     type Watch: Watch;
-    /// Links, and the addresses of `families`.
-    fn subscribe(&mut self, families: &[Family]) -> io::Result<Self::Watch>;
-    /// Every link and address, now.
-    fn dump(&self) -> impl Future<Output = Result<Snapshot, String>> + 'static;
+    /// Links, the addresses of the families asked, default routes if asked.
+    fn subscribe(&mut self, interest: &Interest) -> io::Result<Self::Watch>;
+    /// Every link and address (and default route, with `routes`), now.
+    fn dump(&self, routes: bool) -> impl Future<Output = Result<Snapshot, String>> + 'static;
+}
+
+/// Sources outside the kernel: the gateway (NAT-PMP, PCP, UPnP IGD) and web echo
+/// services, and the gateway's change announcements.
+pub trait Outside {
+    type Listen: Announcements;
+    /// Answers one question.
+    fn find(&self, q: &Query) -> impl Future<Output = Result<Found, String>> + 'static;
+    /// Listens for gateway announcements on these links.
+    fn listen(&mut self, links: &[u32]) -> io::Result<Self::Listen>;
+    /// Takes a reloaded config's settings (echo URLs, extra roots).
+    fn reconfigure(&mut self, config: &Config) -> Result<(), String>;
+}
+
+/// A source of gateway announcements.
+pub trait Announcements {
+    /// Where the next announcement came from (the engine judges whether it is ours).
+    fn next(&mut self) -> impl Future<Output = Ipv4Addr>;
 }
 
 /// A subscribed source of hints.
@@ -48,11 +66,11 @@ pub struct Rtnetlink {
 
 impl Kernel for Rtnetlink {
     type Watch = netlink::Watcher;
-    fn subscribe(&mut self, families: &[Family]) -> io::Result<netlink::Watcher> {
-        netlink::Watcher::subscribe(self.rcvbuf, families)
+    fn subscribe(&mut self, interest: &Interest) -> io::Result<netlink::Watcher> {
+        netlink::Watcher::subscribe(self.rcvbuf, interest)
     }
-    fn dump(&self) -> impl Future<Output = Result<Snapshot, String>> + 'static {
-        netlink::dump()
+    fn dump(&self, routes: bool) -> impl Future<Output = Result<Snapshot, String>> + 'static {
+        netlink::dump_with(routes)
     }
 }
 
@@ -78,10 +96,11 @@ pub enum Command {
 pub type Commands = mpsc::UnboundedReceiver<Command>;
 
 /// The edges the engine's actions are carried out against.
-pub struct Edges<K: Kernel, P: Publish> {
+pub struct Edges<K: Kernel, P: Publish, O: Outside> {
     pub config: Config,
     pub kernel: K,
     pub publisher: P,
+    pub outside: O,
     pub store: Store,
     /// What the state file holds, so that records this process does not own are kept.
     pub state: StateMap,
@@ -94,17 +113,19 @@ type Pending<T> = Pin<Box<dyn Future<Output = T>>>;
 struct Io {
     dumping: Option<Pending<Result<Snapshot, String>>>,
     sending: FuturesUnordered<Pending<(SlotKey, IpAddr, Outcome)>>,
+    finding: FuturesUnordered<Pending<(Query, Result<Found, String>)>>,
 }
 
 /// A piece of work that finished.
 enum Done {
     Dump(Result<Snapshot, String>),
     Sent(SlotKey, IpAddr, Outcome),
+    Found(Query, Result<Found, String>),
 }
 
 impl Io {
     fn idle(&self) -> bool {
-        self.dumping.is_none() && self.sending.is_empty()
+        self.dumping.is_none() && self.sending.is_empty() && self.finding.is_empty()
     }
 
     /// The next piece of work to finish; never resolves while there is none.
@@ -126,6 +147,9 @@ impl Io {
             Some((key, addr, outcome)) = self.sending.next(), if !self.sending.is_empty() => {
                 Done::Sent(key, addr, outcome)
             }
+            Some((q, found)) = self.finding.next(), if !self.finding.is_empty() => {
+                Done::Found(q, found)
+            }
         }
     }
 }
@@ -139,7 +163,7 @@ enum Left {
     PersistFailed(io::Error),
 }
 
-impl<K: Kernel, P: Publish> Edges<K, P> {
+impl<K: Kernel, P: Publish, O: Outside> Edges<K, P, O> {
     /// Carries out `action`: a dump or a send starts in `io` (a dump only if
     /// `kernel_ok`, else it fails at once), a persist writes the state file.
     fn execute(
@@ -150,7 +174,14 @@ impl<K: Kernel, P: Publish> Edges<K, P> {
         kernel_ok: bool,
     ) -> Left {
         match action {
-            Action::Dump if kernel_ok => io.dumping = Some(Box::pin(self.kernel.dump())),
+            Action::Dump if kernel_ok => {
+                let routes = engine.interest().routes;
+                io.dumping = Some(Box::pin(self.kernel.dump(routes)));
+            }
+            Action::Query(q) => {
+                let fut = self.outside.find(&q);
+                io.finding.push(Box::pin(async move { (q, fut.await) }));
+            }
             Action::Dump => engine.handle_dump_failed(now(), "the netlink socket is closed"),
             Action::Send { key, addr } => match Update::new(&self.config, &key, addr) {
                 Some(req) => {
@@ -181,6 +212,7 @@ impl<K: Kernel, P: Publish> Edges<K, P> {
             Done::Sent(key, addr, outcome) => {
                 engine.handle_outcome(now(), state::wall_now(), &key, addr, outcome);
             }
+            Done::Found(q, found) => engine.handle_found(now(), &q, found),
         }
     }
 

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use tracing::warn;
 
-use super::{Done, Edges, Io, Kernel, Left, now};
+use super::{Done, Edges, Io, Kernel, Left, Outside, now};
 use crate::engine::{Engine, Mode, RequestError, SlotKey, SlotReport, SlotResult};
 use crate::provider::Publish;
 use crate::provider::reply::Outcome;
@@ -93,8 +93,8 @@ pub fn summary(reports: &[SlotReport], sent: &BTreeMap<SlotKey, Outcome>, daemon
 
 /// Runs one round: read the interfaces (unless the request gives the address), send
 /// what is needed, persist.
-pub async fn run<K: Kernel, P: Publish>(
-    edges: &mut Edges<K, P>,
+pub async fn run<K: Kernel, P: Publish, O: Outside>(
+    edges: &mut Edges<K, P, O>,
     request: &UpdateRequest,
 ) -> Result<Round, RoundError> {
     let mut engine = Engine::new(

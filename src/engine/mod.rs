@@ -15,6 +15,7 @@ mod debounce;
 pub(crate) mod decide;
 pub(crate) mod outcome;
 mod slot;
+mod sources;
 mod tickets;
 mod types;
 
@@ -27,10 +28,10 @@ pub use backoff::Backoff;
 pub use debounce::Debouncer;
 pub use types::*;
 
-use crate::model::{Family, NetEvent, Snapshot};
-use crate::policy::{self, Selection};
+use crate::model::{Family, Interest, NetEvent, Snapshot, Source};
+use crate::policy::Selection;
 use crate::request::UpdateRequest;
-use slot::{Phase, Slot, report_availability};
+use slot::{Phase, Slot};
 use tickets::Ticket;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -90,6 +91,12 @@ pub struct Engine {
     persist_pending: bool,
     /// A recent (monotonic, Unix) pair, to stamp sends with wall time.
     clock: (Instant, u64),
+    /// The last snapshot: the gateway of an interface, for sources tried in turn.
+    snapshot: Option<Snapshot>,
+    /// Questions to sources outside the kernel, by question.
+    queries: HashMap<Query, sources::QueryState>,
+    /// When each outside source is asked again without an event (the safety net).
+    checks: HashMap<Source, Instant>,
 }
 
 const DUMP_RETRY_MAX: Duration = Duration::from_secs(60);
@@ -122,6 +129,9 @@ impl Engine {
             actions: VecDeque::new(),
             persist_pending: false,
             clock: (now, wall),
+            snapshot: None,
+            queries: HashMap::new(),
+            checks: HashMap::new(),
         };
         e.slots = specs
             .into_iter()
@@ -229,6 +239,10 @@ impl Engine {
                     .get(n)
                     .is_some_and(|fs| family.is_none_or(|f| fs.contains(&f))),
             },
+            NetEvent::Route { index } => self
+                .links
+                .get(&index)
+                .is_none_or(|n| self.watched.contains_key(n)),
             NetEvent::Resync => true,
         };
         if relevant && self.mode == Mode::Daemon {
@@ -310,16 +324,11 @@ impl Engine {
             .iter()
             .map(|l| (l.index, l.name.clone()))
             .collect();
+        self.snapshot = Some(snapshot.clone());
         for i in 0..self.slots.len() {
-            let s = &mut self.slots[i];
-            if !s.active {
-                continue;
+            if self.slots[i].active {
+                self.choose(i, now, 0);
             }
-            let published = s.published.as_ref().map(|p| p.addr);
-            let sel = policy::select(snapshot, &s.spec.interface, s.spec.key.family, published);
-            report_availability(s, &sel);
-            s.selection = Some(sel);
-            self.evaluate(i, now);
         }
         self.finish_tickets(now);
     }
@@ -365,6 +374,12 @@ impl Engine {
             self.dump_retry_at = None;
             self.want_dump();
         }
+        // A safety-net check of a source outside the kernel: a fresh dump asks them.
+        let due = self.checks.len();
+        self.checks.retain(|_, t| *t > now);
+        if self.checks.len() < due {
+            self.want_dump();
+        }
         for i in 0..self.slots.len() {
             if let Phase::Waiting { until, .. } | Phase::Throttled { until } = self.slots[i].phase
                 && until <= now
@@ -404,6 +419,7 @@ impl Engine {
         waits
             .chain(self.debounce.deadline())
             .chain(self.dump_retry_at)
+            .chain(self.checks.values().copied())
             .min()
     }
 
@@ -443,6 +459,7 @@ impl Engine {
     /// this is false and no action is left.
     pub fn busy(&self) -> bool {
         self.dump != DumpPhase::Idle
+            || self.querying()
             || self
                 .slots
                 .iter()
@@ -455,6 +472,18 @@ impl Engine {
             .into_iter()
             .filter(|f| self.watched.values().any(|fs| fs.contains(f)))
             .collect()
+    }
+
+    /// What netlink must tell: the families some slot publishes, and the default
+    /// routes when some slot asks its gateway.
+    pub fn interest(&self) -> Interest {
+        Interest {
+            families: self.families(),
+            routes: self
+                .slots
+                .iter()
+                .any(|s| s.spec.sources.contains(&Source::Gateway)),
+        }
     }
 
     pub fn slot_keys(&self) -> impl Iterator<Item = &SlotKey> {

@@ -54,6 +54,16 @@ pub(super) struct Slot {
     pub(super) clock_wrong: bool,
     /// Ready to send, waiting for room among the requests under way.
     pub(super) queued: bool,
+    /// Which of the spec's sources the current selection comes from (or is asked).
+    pub(super) source_at: usize,
+    /// The question whose answer the slot waits for.
+    pub(super) waiting: Option<crate::engine::Query>,
+    /// What the sources tried so far in this round said.
+    pub(super) source_errors: Vec<String>,
+    /// The last address a source outside the kernel gave, and who gave it.
+    pub(super) via: Option<(IpAddr, String)>,
+    /// The failure of a first source that was said (the next one used instead).
+    pub(super) fell_through: Option<String>,
 }
 
 impl Engine {
@@ -126,6 +136,11 @@ impl Engine {
             unrecognised: 0,
             clock_wrong: false,
             queued: false,
+            source_at: 0,
+            waiting: None,
+            source_errors: Vec::new(),
+            via: None,
+            fell_through: None,
         }
     }
 }

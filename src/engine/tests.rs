@@ -17,6 +17,8 @@ fn timing() -> Timing {
         retry_initial: 30 * S,
         retry_max: 3600 * S,
         max_per_hour: 12,
+        gateway_check: None,
+        web_check: None,
     }
 }
 
@@ -33,6 +35,8 @@ fn spec(host: &str, family: Family, iface: &str) -> SlotSpec {
         record: host.len(),
         interface: iface.into(),
         config_changed_at: Some(WALL0 - 1000),
+        sources: vec![Source::Interface],
+        suffix: None,
     }
 }
 
@@ -1372,7 +1376,11 @@ fn a_certificate_date_failure_is_retried_as_soon_as_the_clock_is_set() {
     assert!(sim.sends().is_empty(), "waits for its backoff...");
     let wall = sim.wall();
     sim.e.handle_clock_set(sim.now + S, wall);
-    assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.5"))], "...or the clock");
+    assert_eq!(
+        sim.sends(),
+        vec![(v4(), ip("203.0.113.5"))],
+        "...or the clock"
+    );
     // Another failure is not about the clock: a clock step does not hurry it.
     sim.outcome(&v4(), "203.0.113.5", Outcome::Reply(Reply::Status(503)));
     sim.e.handle_clock_set(sim.now + 2 * S, wall);

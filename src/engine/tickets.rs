@@ -30,9 +30,9 @@ impl Engine {
                 .filter(|s| t.slots.contains(&s.spec.key))
                 .collect();
             let settled = self.dumps_applied > t.after_dump
-                && slots
-                    .iter()
-                    .all(|s| !s.queued && !matches!(s.phase, Phase::InFlight(_)));
+                && slots.iter().all(|s| {
+                    !s.queued && s.waiting.is_none() && !matches!(s.phase, Phase::InFlight(_))
+                });
             if settled {
                 let results = slots.iter().map(|s| s.report(now)).collect();
                 let t = self.tickets.remove(i);

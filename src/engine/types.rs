@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use crate::model::Family;
+use crate::model::{Family, Source};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SlotKey {
@@ -30,6 +30,10 @@ pub struct SlotSpec {
     /// Unix time of the last change to this record's config (file mtimes). A block
     /// persisted before it is stale. `None`: unknown, blocks are not carried over.
     pub config_changed_at: Option<u64>,
+    /// Where the address comes from, tried in order.
+    pub sources: Vec<Source>,
+    /// IPv6 only: publish the interface's /64 with this interface identifier.
+    pub suffix: Option<Ipv6Addr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +44,11 @@ pub struct Timing {
     pub retry_max: Duration,
     /// Sends per slot in any hour before the slot is throttled.
     pub max_per_hour: u32,
+    /// The safety-net queries of the gateway and web sources (`None`: off): an ISP box
+    /// that reconnects makes no event on our side, and a lost announcement is a missed
+    /// change. The only timers that run while nothing changes.
+    pub gateway_check: Option<Duration>,
+    pub web_check: Option<Duration>,
 }
 
 impl Timing {
@@ -115,6 +124,50 @@ pub enum Action {
         ticket: u64,
         results: Vec<SlotReport>,
     },
+    /// Ask a source outside the kernel, then call `handle_found` with the same query.
+    Query(Query),
+}
+
+/// A question to a source outside the kernel.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Query {
+    /// The public address the default gateway of `interface` reports (NAT-PMP, then
+    /// PCP, then UPnP IGD), asked from our `client` address on link `link`.
+    Gateway {
+        interface: String,
+        link: u32,
+        gateway: Ipv4Addr,
+        client: Ipv4Addr,
+    },
+    /// Our address as a web echo service sees it, over `family`.
+    Web { family: Family },
+}
+
+impl Query {
+    pub fn source(&self) -> Source {
+        match self {
+            Query::Gateway { .. } => Source::Gateway,
+            Query::Web { .. } => Source::Web,
+        }
+    }
+}
+
+impl fmt::Display for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Query::Gateway {
+                interface, gateway, ..
+            } => write!(f, "the gateway {gateway} of {interface}"),
+            Query::Web { family } => write!(f, "the web echo services over {family}"),
+        }
+    }
+}
+
+/// A source's answer: the address, and who said it (`NAT-PMP`, a URL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub addr: IpAddr,
+    pub via: String,
 }
 
 /// Where one slot stands, for `update` and for `status`.

@@ -141,6 +141,15 @@ impl Listener {
         }
     }
 
+    /// Also listens on the interface `on` (a second LAN with its own gateway).
+    pub fn join(&self, on: Membership) -> io::Result<()> {
+        let (index, addr) = match on {
+            Membership::Index(i) => (i, Ipv4Addr::UNSPECIFIED),
+            Membership::Addr(a) => (0, a),
+        };
+        sock::join(&self.sock, ALL_HOSTS, index, addr)
+    }
+
     /// How many malformed datagrams were dropped.
     pub fn dropped(&self) -> u64 {
         self.dropped

@@ -423,9 +423,25 @@ pub async fn external(
     gateway: Ipv4Addr,
     client: Ipv4Addr,
 ) -> Result<(Protocol, Ipv4Addr), GatewayError> {
+    external_preferring(gateway, client, None).await
+}
+
+/// `external`, asking `first` before the others: the protocol that answered last time,
+/// so that a gateway that speaks only UPnP does not cost the NAT-PMP and PCP bounds at
+/// every change.
+pub async fn external_preferring(
+    gateway: Ipv4Addr,
+    client: Ipv4Addr,
+    first: Option<Protocol>,
+) -> Result<(Protocol, Ipv4Addr), GatewayError> {
     let start = Instant::now();
     let mut errors = Vec::new();
-    for protocol in [Protocol::NatPmp, Protocol::Pcp, Protocol::Upnp] {
+    let mut order = vec![Protocol::NatPmp, Protocol::Pcp, Protocol::Upnp];
+    if let Some(p) = first {
+        order.retain(|o| *o != p);
+        order.insert(0, p);
+    }
+    for protocol in order {
         let got = match protocol {
             Protocol::NatPmp => natpmp_external(gateway).await,
             Protocol::Pcp => pcp_external(gateway, client).await,

@@ -31,7 +31,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::policy::{self, Skip};
 
 pub use announce::{Announced, Announcement, Listener, Membership, accept};
-pub use client::{external, natpmp_external, pcp_external, upnp_external};
+pub use client::{external, external_preferring, natpmp_external, pcp_external, upnp_external};
 
 /// The protocol a gateway answered (or failed) with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

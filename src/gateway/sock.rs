@@ -95,6 +95,26 @@ pub fn shared_multicast(
     Ok(std::net::UdpSocket::from(fd))
 }
 
+/// Joins `group` on one more interface (by index, or with index 0 by `iface_addr`).
+pub fn join(
+    sock: &impl AsRawFd,
+    group: Ipv4Addr,
+    ifindex: u32,
+    iface_addr: Ipv4Addr,
+) -> io::Result<()> {
+    let mreq = libc::ip_mreqn {
+        imr_multiaddr: in_addr(group),
+        imr_address: in_addr(iface_addr),
+        imr_ifindex: ifindex as libc::c_int,
+    };
+    setsockopt(
+        sock.as_raw_fd(),
+        libc::IPPROTO_IP,
+        libc::IP_ADD_MEMBERSHIP,
+        &mreq,
+    )
+}
+
 /// 12 random bytes from the kernel (getrandom(2)).
 pub fn random_nonce() -> io::Result<[u8; 12]> {
     let mut n = [0u8; 12];

@@ -13,7 +13,7 @@ use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
 use tracing::{debug, warn};
 
-use crate::model::{Family, NetEvent, Snapshot};
+use crate::model::{Family, Interest, NetEvent, RouteInfo, Snapshot};
 use wire::Message;
 
 /// A bigger receive buffer than the default makes overruns rarer; the resync on
@@ -37,12 +37,15 @@ impl Watcher {
     /// Subscribes to links and to the addresses of `families`: a family nobody
     /// publishes (IPv6 lifetimes refreshed by every router advertisement, say) does not
     /// even wake the process. Dump afterwards, so that no change can fall between.
-    pub fn subscribe(rcvbuf: usize, families: &[Family]) -> io::Result<Watcher> {
+    pub fn subscribe(rcvbuf: usize, interest: &Interest) -> io::Result<Watcher> {
         let mut socket = TokioSocket::new(NETLINK_ROUTE)?;
         let s = socket.socket_mut();
         s.bind(&SocketAddr::new(0, 0))?;
         s.add_membership(wire::RTNLGRP_LINK)?;
-        for family in families {
+        if interest.routes {
+            s.add_membership(wire::RTNLGRP_IPV4_ROUTE)?;
+        }
+        for family in &interest.families {
             s.add_membership(match family {
                 Family::V4 => wire::RTNLGRP_IPV4_IFADDR,
                 Family::V6 => wire::RTNLGRP_IPV6_IFADDR,
@@ -107,6 +110,23 @@ impl Watcher {
     }
 }
 
+/// Reads every link and address, each from a fresh socket's dump; with `routes`, the
+/// IPv4 default routes of the main table too (records behind NAT ask their gateway).
+pub async fn dump_with(routes: bool) -> Result<Snapshot, String> {
+    let mut snap = dump().await?;
+    if routes {
+        for m in request(wire::RTM_GETROUTE, wire::AF_INET).await? {
+            if let Message::DefaultRoute { oif, gateway, .. } = m {
+                snap.routes.push(RouteInfo {
+                    index: oif,
+                    gateway,
+                });
+            }
+        }
+    }
+    Ok(snap)
+}
+
 /// Reads every link and address, each from a fresh socket's dump.
 pub async fn dump() -> Result<Snapshot, String> {
     let mut snap = Snapshot::default();
@@ -131,7 +151,7 @@ pub async fn default_route_interface() -> Result<Option<String>, String> {
     let snap = dump().await?;
     for family in [wire::AF_INET, wire::AF_INET6] {
         for m in request(wire::RTM_GETROUTE, family).await? {
-            if let Message::DefaultRoute { oif } = m
+            if let Message::DefaultRoute { oif, .. } = m
                 && let Some(l) = snap.links.iter().find(|l| l.index == oif)
             {
                 return Ok(Some(l.name.clone()));

@@ -23,6 +23,7 @@ pub const RTM_NEWADDR: u16 = 20;
 pub const RTM_DELADDR: u16 = 21;
 pub const RTM_GETADDR: u16 = 22;
 pub const RTM_NEWROUTE: u16 = 24;
+pub const RTM_DELROUTE: u16 = 25;
 pub const RTM_GETROUTE: u16 = 26;
 
 pub const NLM_F_REQUEST: u16 = 0x1;
@@ -36,6 +37,7 @@ pub const NLM_F_CREATE: u16 = 0x400;
 
 pub const RTNLGRP_LINK: u32 = 1;
 pub const RTNLGRP_IPV4_IFADDR: u32 = 5;
+pub const RTNLGRP_IPV4_ROUTE: u32 = 7;
 pub const RTNLGRP_IPV6_IFADDR: u32 = 9;
 
 pub const AF_UNSPEC: u8 = 0;
@@ -53,6 +55,7 @@ const IFA_F_DADFAILED: u32 = 0x08;
 const IFA_F_DEPRECATED: u32 = 0x20;
 const IFA_F_TENTATIVE: u32 = 0x40;
 const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
 const RTA_MULTIPATH: u16 = 9;
 const RTA_TABLE: u16 = 15;
 const RT_TABLE_MAIN: u32 = 254;
@@ -127,9 +130,11 @@ pub enum Message {
         family: Option<Family>,
         removed: bool,
     },
-    /// A default route in the main table, and its output interface.
+    /// A default route in the main table: its output interface and next hop.
     DefaultRoute {
         oif: u32,
+        gateway: Option<IpAddr>,
+        removed: bool,
     },
     Done,
     /// NLMSG_ERROR with a non-zero errno (positive here).
@@ -143,7 +148,7 @@ pub fn parse(header: Header, payload: &[u8]) -> Result<Message, Malformed> {
     match header.kind {
         RTM_NEWLINK | RTM_DELLINK => link(payload, header.kind == RTM_DELLINK),
         RTM_NEWADDR | RTM_DELADDR => addr(payload, header.kind == RTM_DELADDR),
-        RTM_NEWROUTE => route(payload),
+        RTM_NEWROUTE | RTM_DELROUTE => route(payload, header.kind == RTM_DELROUTE),
         NLMSG_DONE => Ok(Message::Done),
         NLMSG_OVERRUN => Ok(Message::Overrun),
         NLMSG_ERROR => {
@@ -176,6 +181,7 @@ pub fn event(m: Message) -> Option<NetEvent> {
             removed,
         }),
         Message::Addr { index, family, .. } => Some(NetEvent::Addr { index, family }),
+        Message::DefaultRoute { oif, .. } => Some(NetEvent::Route { index: oif }),
         Message::Overrun => Some(NetEvent::Resync),
         _ => None,
     }
@@ -283,17 +289,20 @@ fn addr(p: &[u8], removed: bool) -> Result<Message, Malformed> {
     })
 }
 
-fn route(p: &[u8]) -> Result<Message, Malformed> {
+fn route(p: &[u8], removed: bool) -> Result<Message, Malformed> {
     if p.len() < RTMSG_LEN {
         return Err(Malformed("short rtmsg"));
     }
+    let family = p[0];
     let dst_len = p[1];
     let mut table = u32::from(p[4]);
     let mut oif = None;
+    let mut gateway = None;
     for attr in attrs(&p[RTMSG_LEN..]) {
         let (kind, value) = attr?;
         match kind {
             RTA_OIF if value.len() >= 4 => oif = Some(u32_at(value, 0)),
+            RTA_GATEWAY => gateway = ip(family, value),
             RTA_TABLE if value.len() >= 4 => table = u32_at(value, 0),
             // struct rtnexthop { u16 len; u8 flags; u8 hops; i32 ifindex; }: take the first.
             RTA_MULTIPATH if value.len() >= 8 && oif.is_none() => oif = Some(u32_at(value, 4)),
@@ -301,7 +310,11 @@ fn route(p: &[u8]) -> Result<Message, Malformed> {
         }
     }
     Ok(match oif {
-        Some(oif) if dst_len == 0 && table == RT_TABLE_MAIN => Message::DefaultRoute { oif },
+        Some(oif) if dst_len == 0 && table == RT_TABLE_MAIN => Message::DefaultRoute {
+            oif,
+            gateway,
+            removed,
+        },
         _ => Message::Other,
     })
 }
@@ -557,8 +570,29 @@ mod tests {
         let buf = Msg::new(RTM_NEWROUTE, NLM_F_MULTI, &rt)
             .attr(RTA_TABLE, &254u32.to_ne_bytes())
             .attr(RTA_OIF, &4u32.to_ne_bytes())
+            .attr(RTA_GATEWAY, &[192, 168, 1, 1])
             .done();
-        assert_eq!(one(&buf), Message::DefaultRoute { oif: 4 });
+        assert_eq!(
+            one(&buf),
+            Message::DefaultRoute {
+                oif: 4,
+                gateway: Some("192.168.1.1".parse().unwrap()),
+                removed: false
+            }
+        );
+        // A next hop of the wrong length is no next hop.
+        let buf = Msg::new(RTM_DELROUTE, 0, &rt)
+            .attr(RTA_OIF, &4u32.to_ne_bytes())
+            .attr(RTA_GATEWAY, &[192, 168, 1])
+            .done();
+        assert_eq!(
+            one(&buf),
+            Message::DefaultRoute {
+                oif: 4,
+                gateway: None,
+                removed: true
+            }
+        );
         rt[1] = 24; // a /24, not a default route
         let buf = Msg::new(RTM_NEWROUTE, 0, &rt)
             .attr(RTA_OIF, &4u32.to_ne_bytes())

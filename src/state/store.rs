@@ -322,7 +322,10 @@ mod tests {
         let mut store = Store::new(&dir, false);
         assert!(store.save(&sample()).unwrap());
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
-        assert_eq!(std::fs::read_to_string(dir.join(FILE)).unwrap(), render(&sample()));
+        assert_eq!(
+            std::fs::read_to_string(dir.join(FILE)).unwrap(),
+            render(&sample())
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

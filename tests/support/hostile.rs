@@ -231,12 +231,25 @@ const HOLD: Duration = Duration::from_secs(30);
 
 impl HttpServer {
     pub fn start(ns: &Netns, bind: SocketAddr, route: Box<Route>) -> HttpServer {
+        Self::start_with(|f| drop(ns.spawn(f)), bind, route)
+    }
+
+    /// The same, in the calling thread's network namespace.
+    pub fn start_here(bind: SocketAddr, route: Box<Route>) -> HttpServer {
+        Self::start_with(|f| drop(std::thread::spawn(f)), bind, route)
+    }
+
+    fn start_with(
+        spawn: impl FnOnce(Box<dyn FnOnce() + Send>),
+        bind: SocketAddr,
+        route: Box<Route>,
+    ) -> HttpServer {
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let (ready, bound) = mpsc::channel();
         let (s, reqs) = (stop.clone(), requests.clone());
         let route: Arc<Route> = Arc::from(route);
-        ns.spawn(move || {
+        spawn(Box::new(move || {
             let listener = TcpListener::bind(bind).expect("bind the HTTP server");
             listener.set_nonblocking(true).unwrap();
             let _ = ready.send(());
@@ -249,7 +262,7 @@ impl HttpServer {
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
             }
-        });
+        }));
         bound
             .recv_timeout(Duration::from_secs(5))
             .expect("HTTP server thread");

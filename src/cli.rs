@@ -50,6 +50,10 @@ pub enum Command {
     Update(UpdateRequest),
     /// Validate the config and print the effective settings, secrets redacted.
     Check,
+    /// Ask the zone's authoritative servers now: per record and family, the address
+    /// dynhost would publish, the one published, and what each server answers. Exit 0
+    /// when all agree, 1 otherwise.
+    Verify,
     /// Show what was last published, per record and family.
     Status {
         /// Machine-readable output.

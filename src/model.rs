@@ -135,11 +135,13 @@ impl Snapshot {
 /// A netlink notification, reduced to the hint it carries: something changed here.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetEvent {
-    /// RTM_NEWLINK / RTM_DELLINK. `name` is absent only if the kernel omitted IFLA_IFNAME.
+    /// RTM_NEWLINK / RTM_DELLINK. `name` is absent only if the kernel omitted IFLA_IFNAME;
+    /// `up`: administratively up (IFF_UP), as far as the message says.
     Link {
         index: u32,
         name: Option<String>,
         removed: bool,
+        up: bool,
     },
     /// RTM_NEWADDR / RTM_DELADDR on link `index`; `family` is `None` for a family
     /// other than IPv4/IPv6 (treated as relevant, to be safe).

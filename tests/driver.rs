@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use dynhost::config::{self, Config};
 use dynhost::driver::{Announcements, Command, Edges, Kernel, Outside, Watch, daemon};
-use dynhost::engine::{Found, Query};
+use dynhost::engine::{Checked, Dns, Found, Query, SlotMemory};
 use dynhost::model::{
     AddrFlags, AddrInfo, Family, Interest, LinkInfo, NetEvent, RouteInfo, Scope, Snapshot,
 };
@@ -40,6 +40,8 @@ struct World {
     notify: Option<mpsc::UnboundedSender<()>>,
     /// The next hop of ppp0's default route.
     gateway: Option<&'static str>,
+    /// ppp0 is down (`true` unless a test says otherwise).
+    link_down: bool,
 }
 
 type Shared = Rc<RefCell<World>>;
@@ -49,7 +51,7 @@ fn snapshot(w: &World) -> Snapshot {
         links: vec![LinkInfo {
             index: 7,
             name: "ppp0".into(),
-            up: true,
+            up: !w.link_down,
         }],
         addrs: w
             .addrs
@@ -81,6 +83,9 @@ struct FakeOutside {
     answers: Rc<RefCell<VecDeque<Result<Found, String>>>>,
     announce: Rc<RefCell<Option<mpsc::UnboundedSender<Ipv4Addr>>>>,
     listened: Rc<RefCell<Vec<Vec<u32>>>>,
+    /// DNS checks: when each was asked, and the answers to give (unknown when out).
+    checked: Rc<RefCell<Vec<(Instant, IpAddr)>>>,
+    dns: Rc<RefCell<VecDeque<Checked>>>,
 }
 
 struct FakeListen(mpsc::UnboundedReceiver<Ipv4Addr>);
@@ -113,6 +118,19 @@ impl Outside for FakeOutside {
     }
     fn reconfigure(&mut self, _: &Config) -> Result<(), String> {
         Ok(())
+    }
+    fn verify(
+        &self,
+        _: &str,
+        _: Family,
+        expected: IpAddr,
+    ) -> impl Future<Output = Checked> + 'static {
+        self.checked.borrow_mut().push((Instant::now(), expected));
+        let answer = self.dns.borrow_mut().pop_front().unwrap_or(Checked {
+            dns: Dns::Unknown,
+            server: "no answer scripted".into(),
+        });
+        std::future::ready(answer)
     }
 }
 
@@ -270,6 +288,17 @@ fn start_with(
     addrs: &[&'static str],
     gateway: Option<&'static str>,
 ) -> Harness {
+    start_from(dir, config, addrs, gateway, StateMap::new())
+}
+
+/// `start_with`, from a state file that says `state`.
+fn start_from(
+    dir: std::path::PathBuf,
+    config: Config,
+    addrs: &[&'static str],
+    gateway: Option<&'static str>,
+    state: StateMap,
+) -> Harness {
     let world: Shared = Rc::new(RefCell::new(World {
         addrs: addrs.to_vec(),
         gateway,
@@ -283,7 +312,7 @@ fn start_with(
         kernel: FakeKernel(world.clone()),
         publisher: provider.clone(),
         outside: outside.clone(),
-        state: StateMap::new(),
+        state,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (commands, rx) = mpsc::unbounded_channel();
@@ -493,7 +522,7 @@ fn the_address_families_subscribed_follow_the_records() {
 // ---- the one-shot round (`dynhost update` without a daemon) ---------------------------
 
 use dynhost::driver::oneshot::{self, RoundError};
-use dynhost::engine::{SlotKey, SlotMemory, SlotResult};
+use dynhost::engine::{SlotKey, SlotResult};
 use dynhost::request::UpdateRequest;
 
 /// A one-shot round's edges over the fake kernel and provider, with `state` on disk.
@@ -786,5 +815,184 @@ fn a_silent_gateway_falls_through_to_the_web_source() {
         assert!(matches!(asked[0], Query::Gateway { .. }), "{asked:?}");
         assert_eq!(asked[1], Query::Web { family: Family::V4 });
         assert_eq!(h.addrs_sent(), ["203.0.113.9"]);
+    });
+}
+
+// ---- trust, then verify: what the authoritative servers answer ------------------------
+
+fn verify_config(name: &str) -> (std::path::PathBuf, Config) {
+    let dir = std::env::temp_dir().join(format!("dynhost-driver-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = format!(
+        "state_dir = \"{}\"\n[[record]]\nhostname = \"home.example.com\"\n\
+         username = \"u\"\npassword = \"p\"\ninterface = \"ppp0\"\n",
+        dir.display()
+    );
+    (dir, config::parse(&text, None).unwrap().config)
+}
+
+fn checked(dns: Dns) -> Checked {
+    Checked {
+        dns,
+        server: "ns1.example.com 192.0.2.53:53 (scripted)".into(),
+    }
+}
+
+fn checks(h: &Harness) -> Vec<Instant> {
+    h.outside.checked.borrow().iter().map(|(t, _)| *t).collect()
+}
+
+#[test]
+fn an_update_is_checked_within_a_second_then_on_a_schedule_until_it_is_visible() {
+    local(async {
+        let (dir, config) = verify_config("verify-after");
+        let h = start_with(dir, config, &["203.0.113.1"], None);
+        h.outside
+            .dns
+            .borrow_mut()
+            .extend([checked(Dns::Missing), checked(Dns::Visible)]);
+        run_for(S).await;
+        let sent_at = h.sent()[0].0;
+        run_for(60 * S).await;
+        let at = checks(&h);
+        assert_eq!(at.len(), 2, "asked until visible, then no more");
+        assert_eq!(at[0] - sent_at, S, "the first check within a second");
+        assert_eq!(at[1] - at[0], 5 * S, "then 5 s later");
+        assert_eq!(h.sent().len(), 1, "slow DNS never sends again");
+        run_for(24 * 3600 * S).await;
+        assert_eq!(checks(&h).len(), 2, "nothing more while things agree");
+    });
+}
+
+#[test]
+fn an_update_never_visible_is_asked_on_the_schedule_for_a_day_and_never_resent() {
+    local(async {
+        let (dir, config) = verify_config("verify-never");
+        let h = start_with(dir, config, &["203.0.113.1"], None);
+        h.outside
+            .dns
+            .borrow_mut()
+            .extend((0..100).map(|_| checked(Dns::Missing)));
+        run_for(S).await;
+        let sent_at = h.sent()[0].0;
+        run_for(2 * 24 * 3600 * S).await;
+        let gaps: Vec<u64> = std::iter::once(sent_at)
+            .chain(checks(&h))
+            .collect::<Vec<_>>()
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs())
+            .collect();
+        assert_eq!(&gaps[..6], [1, 5, 30, 120, 600, 3600]);
+        assert!(gaps[6..].iter().all(|g| *g == 3600), "{gaps:?}");
+        let last = *checks(&h).last().unwrap();
+        assert!(last - sent_at <= 25 * 3600 * S, "stopped after a day");
+        assert_eq!(h.sent().len(), 1);
+    });
+}
+
+fn published(addr: &str) -> StateMap {
+    StateMap::from([(
+        v4("home.example.com"),
+        SlotMemory {
+            published: Some(dynhost::engine::Published {
+                addr: addr.parse().unwrap(),
+                at: dynhost::state::wall_now() - 3600,
+            }),
+            ..Default::default()
+        },
+    )])
+}
+
+#[test]
+fn a_record_changed_elsewhere_is_published_again_at_start() {
+    local(async {
+        let (dir, config) = verify_config("verify-drift");
+        let h = start_from(
+            dir,
+            config,
+            &["203.0.113.1"],
+            None,
+            published("203.0.113.1"),
+        );
+        h.outside
+            .dns
+            .borrow_mut()
+            .push_back(checked(Dns::Differs("198.51.100.9".parse().unwrap())));
+        run_for(S).await;
+        assert_eq!(checks(&h).len(), 1, "checked at start");
+        assert_eq!(h.addrs_sent(), ["203.0.113.1"], "published again");
+        // And an unknown answer changes nothing.
+        let (dir, config) = verify_config("verify-unknown");
+        let h = start_from(
+            dir,
+            config,
+            &["203.0.113.1"],
+            None,
+            published("203.0.113.1"),
+        );
+        run_for(10 * S).await;
+        assert_eq!(checks(&h).len(), 1);
+        assert!(h.sent().is_empty(), "unknown is never drift");
+    });
+}
+
+#[test]
+fn a_reconnect_with_the_same_address_checks_dns_again() {
+    local(async {
+        let (dir, config) = verify_config("verify-reconnect");
+        let h = start_from(
+            dir,
+            config,
+            &["203.0.113.1"],
+            None,
+            published("203.0.113.1"),
+        );
+        h.outside.dns.borrow_mut().extend([
+            checked(Dns::Visible),
+            checked(Dns::Differs("198.51.100.9".parse().unwrap())),
+        ]);
+        run_for(S).await;
+        assert_eq!(checks(&h).len(), 1);
+        assert!(h.sent().is_empty(), "DNS agrees: nothing to do");
+        // The link goes down and comes back with the same address (a PPP reconnect).
+        {
+            let mut w = h.world.borrow_mut();
+            w.link_down = true;
+            w.events.push_back(NetEvent::Link {
+                index: 7,
+                name: Some("ppp0".into()),
+                removed: false,
+                up: false,
+            });
+            if let Some(n) = &w.notify {
+                let _ = n.send(());
+            }
+        }
+        run_for(5 * S).await;
+        {
+            let mut w = h.world.borrow_mut();
+            w.link_down = false;
+            w.events.push_back(NetEvent::Link {
+                index: 7,
+                name: Some("ppp0".into()),
+                removed: false,
+                up: true,
+            });
+            if let Some(n) = &w.notify {
+                let _ = n.send(());
+            }
+        }
+        run_for(5 * S).await;
+        // Checked again after the reconnect (then, after the new update, once more).
+        assert_eq!(
+            checks(&h).len(),
+            3,
+            "the reconnect's check, then the update's"
+        );
+        assert_eq!(
+            h.addrs_sent(),
+            ["203.0.113.1"],
+            "changed elsewhere: published again"
+        );
     });
 }

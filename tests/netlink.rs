@@ -128,6 +128,7 @@ fn notifications_name_the_link_and_follow_a_recreated_one() {
                         index,
                         name: Some(n),
                         removed: false,
+                        ..
                     } if n == "ppp0" => Some(*index),
                     _ => None,
                 })
@@ -151,6 +152,7 @@ fn notifications_name_the_link_and_follow_a_recreated_one() {
                         index,
                         name: Some(n),
                         removed: false,
+                        ..
                     } if n == "ppp0" && index != first => {
                         break;
                     }

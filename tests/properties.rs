@@ -11,8 +11,8 @@ use dynhost::config::{self, uci};
 use dynhost::control;
 use dynhost::duration;
 use dynhost::engine::{
-    Engine, LastReply, Mode, Published, SlotKey, SlotMemory, SlotReport, SlotResult, SlotSpec,
-    Timing,
+    DnsSeen, Engine, LastReply, Mode, Published, SlotKey, SlotMemory, SlotReport, SlotResult,
+    SlotSpec, Timing,
 };
 use dynhost::model::Family;
 use dynhost::netlink::wire;
@@ -180,10 +180,11 @@ proptest! {
             proptest::option::of(any::<u32>()),
             proptest::option::of(any::<u32>()),
             prop::collection::vec(any::<u64>(), 0..4),
+            proptest::option::of((proptest::option::of(any::<[u8; 16]>()), any::<bool>(), any::<u32>(), "\\PC{0,30}", proptest::option::of(any::<u32>()))),
         ), 0..6),
     ) {
         let mut map = state::StateMap::new();
-        for (host, v6, published, reply, retry, blocked, sends) in entries {
+        for (host, v6, published, reply, retry, blocked, sends, dns) in entries {
             let key = SlotKey { hostname: host, family: if v6 { Family::V6 } else { Family::V4 } };
             map.insert(key, SlotMemory {
                 published: published.map(|(a, at)| Published { addr: IpAddr::from(a), at: at.into() }),
@@ -191,6 +192,13 @@ proptest! {
                 retry_at: retry.map(u64::from),
                 blocked_since: blocked.map(u64::from),
                 sends,
+                dns: dns.map(|(addr, visible, at, server, after)| DnsSeen {
+                    addr: addr.map(IpAddr::from),
+                    visible,
+                    at: at.into(),
+                    server,
+                    after_ms: after.map(u64::from),
+                }),
             });
         }
         prop_assert_eq!(state::parse(&state::render(&map)).unwrap().map, map);
@@ -230,6 +238,8 @@ proptest! {
             max_per_hour: 12,
             gateway_check: None,
             web_check: None,
+            verify: false,
+            verify_interval: None,
         };
         let mode = if daemon { Mode::Daemon } else { Mode::OneShot };
         let now = std::time::Instant::now();

@@ -7,6 +7,7 @@ pub mod exit;
 pub mod run;
 pub mod status;
 pub mod update;
+pub mod verify;
 
 use std::fmt;
 use std::path::Path;
@@ -82,6 +83,7 @@ pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
         Command::Status { json } => status::show(&config, *json),
         Command::Update(request) => rt.block_on(update::run(config, request, cli.dry_run)),
         Command::Run => rt.block_on(run::run(config, cli.dry_run)),
+        Command::Verify => rt.block_on(verify::run(config)),
         Command::Setup(_) => unreachable!("setup runs before a config is loaded"),
     }
 }

@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 
 use super::{Error, Exit, Result};
 use crate::config::Config;
-use crate::engine::{LastReply, Published, SlotKey};
+use serde_json::{Value, json};
+
+use crate::engine::{DnsSeen, LastReply, Published, SlotKey};
 use crate::model::Family;
 use crate::state::{self, StateMap, Store, rfc3339};
 
@@ -31,6 +33,7 @@ pub struct Row {
     pub last_reply: Option<LastReply>,
     pub retry_at: Option<u64>,
     pub blocked_since: Option<u64>,
+    pub dns: Option<DnsSeen>,
 }
 
 impl Row {
@@ -45,6 +48,24 @@ impl Row {
             "ok".into()
         } else {
             "never published".into()
+        }
+    }
+
+    /// The last DNS check, in a few words.
+    fn dns_text(&self) -> String {
+        let Some(d) = &self.dns else {
+            return "-".into();
+        };
+        let when = rfc3339(d.at);
+        match (d.visible, d.addr, d.after_ms) {
+            (true, _, Some(ms)) => format!(
+                "visible ({} s after the update; checked {when})",
+                ms as f64 / 1000.0
+            ),
+            (true, _, None) => format!("visible (checked {when})"),
+            (false, Some(a), _) => format!("not yet: DNS answers {a} (checked {when})"),
+            (false, None, _) if d.server.is_empty() => format!("unknown (checked {when})"),
+            (false, None, _) => format!("not yet ({}; checked {when})", d.server),
         }
     }
 }
@@ -67,6 +88,7 @@ pub fn rows(config: &Config, state: &StateMap) -> Vec<Row> {
                 last_reply: m.last_reply,
                 retry_at: m.retry_at,
                 blocked_since: m.blocked_since,
+                dns: m.dns,
             });
         }
     }
@@ -82,8 +104,9 @@ pub fn text(rows: &[Row], now: u64) -> String {
         "SINCE",
         "LAST REPLY",
         "STATE",
+        "DNS",
     ];
-    let mut table: Vec<[String; 7]> = vec![header.map(String::from)];
+    let mut table: Vec<[String; 8]> = vec![header.map(String::from)];
     for r in rows {
         table.push([
             r.hostname.clone(),
@@ -97,9 +120,10 @@ pub fn text(rows: &[Row], now: u64) -> String {
                 .as_ref()
                 .map_or("-".into(), |l| l.detail.clone()),
             r.state(now),
+            r.dns_text(),
         ]);
     }
-    let mut widths = [0usize; 7];
+    let mut widths = [0usize; 8];
     for row in &table {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -122,70 +146,40 @@ pub fn text(rows: &[Row], now: u64) -> String {
 }
 
 pub fn json(rows: &[Row], now: u64) -> String {
-    let mut out = String::from("{\"records\":[");
-    for (i, r) in rows.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(
-            out,
-            "{{\"hostname\":{},\"family\":\"{}\",\"interface\":{},\"enabled\":{},",
-            quote(&r.hostname),
-            r.family,
-            quote(&r.interface),
-            r.enabled
-        );
-        match &r.published {
-            Some(p) => {
-                let _ = write!(
-                    out,
-                    "\"published\":{{\"address\":\"{}\",\"at\":\"{}\",\"at_unix\":{}}},",
-                    p.addr,
-                    rfc3339(p.at),
-                    p.at
-                );
-            }
-            None => out.push_str("\"published\":null,"),
-        }
-        match &r.last_reply {
-            Some(l) => {
-                let _ = write!(
-                    out,
-                    "\"last_reply\":{{\"code\":{},\"detail\":{},\"at\":\"{}\"}},",
-                    quote(&l.token),
-                    quote(&l.detail),
-                    rfc3339(l.at)
-                );
-            }
-            None => out.push_str("\"last_reply\":null,"),
-        }
-        let stamp = |t: Option<u64>| t.map_or("null".into(), |t| format!("\"{}\"", rfc3339(t)));
-        let _ = write!(
-            out,
-            "\"blocked\":{},\"retry_at\":{},\"state\":{}}}",
-            r.blocked_since.is_some() && r.enabled,
-            stamp(r.retry_at.filter(|t| *t > now)),
-            quote(&r.state(now))
-        );
-    }
-    out.push_str("]}\n");
-    out
-}
-
-fn quote(s: &str) -> String {
-    let mut out = String::from('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    let records: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let published = r.published.as_ref().map(
+                |p| json!({"address": p.addr.to_string(), "at": rfc3339(p.at), "at_unix": p.at}),
+            );
+            let last_reply = r
+                .last_reply
+                .as_ref()
+                .map(|l| json!({"code": l.token, "detail": l.detail, "at": rfc3339(l.at)}));
+            let dns = r.dns.as_ref().map(|d| {
+                json!({
+                    "addr": d.addr.map(|a| a.to_string()),
+                    "visible": d.visible,
+                    "checked_at": d.at,
+                    "server": d.server,
+                    "visible_after_ms": d.after_ms,
+                })
+            });
+            json!({
+                "hostname": r.hostname,
+                "family": r.family.as_str(),
+                "interface": r.interface,
+                "enabled": r.enabled,
+                "published": published,
+                "last_reply": last_reply,
+                "blocked": r.blocked_since.is_some() && r.enabled,
+                "retry_at": r.retry_at.filter(|t| *t > now).map(rfc3339),
+                "state": r.state(now),
+                "dns": dns,
+            })
+        })
+        .collect();
+    format!("{}\n", json!({ "records": records }))
 }
 
 #[cfg(test)]
@@ -225,6 +219,13 @@ mod tests {
                 retry_at: None,
                 blocked_since: None,
                 sends: vec![],
+                dns: Some(DnsSeen {
+                    addr: Some("203.0.113.5".parse().unwrap()),
+                    visible: true,
+                    at: 1_795_708_832,
+                    server: "ns1.example.com 192.0.2.53:53 answers 203.0.113.5 (TTL 60)".into(),
+                    after_ms: Some(850),
+                }),
             },
         );
         state.insert(
@@ -245,13 +246,21 @@ mod tests {
         let rows = rows(&config(), &state);
         assert_eq!(rows.len(), 3);
         let t = text(&rows, 1_795_708_900);
-        assert!(t.lines().nth(1).unwrap().ends_with("ok"), "{t}");
+        assert!(t.lines().nth(1).unwrap().contains(" ok "), "{t}");
         assert!(t.contains("blocked since 2026-11-26T16:00:31Z"), "{t}");
-        assert!(t.lines().nth(3).unwrap().ends_with("disabled"), "{t}");
+        assert!(t.lines().nth(3).unwrap().contains(" disabled "), "{t}");
         let j = json(&rows, 1_795_708_900);
         assert!(j.contains("\"address\":\"203.0.113.5\""), "{j}");
         assert!(j.contains("\"detail\":\"nohost \\\"quoted\\\"\""), "{j}");
         assert!(j.contains("\"blocked\":true"), "{j}");
         assert_eq!(j.matches("\"hostname\"").count(), 3);
+        let v: Value = serde_json::from_str(&j).unwrap();
+        let dns = &v["records"][0]["dns"];
+        assert_eq!(dns["addr"], "203.0.113.5");
+        assert_eq!(dns["visible"], true);
+        assert_eq!(dns["checked_at"], 1_795_708_832u64);
+        assert_eq!(dns["visible_after_ms"], 850);
+        assert!(v["records"][1]["dns"].is_null());
+        assert!(t.contains("visible (0.85 s after the update"), "{t}");
     }
 }

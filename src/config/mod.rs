@@ -53,7 +53,19 @@ pub struct Config {
     /// The safety-net query of gateway sources (`None`: off).
     pub gateway_check: Option<Duration>,
     pub web: Web,
+    pub verify: Verify,
     pub records: Vec<Record>,
+}
+
+/// Checking the record as the world resolves it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verify {
+    pub enabled: bool,
+    /// Authoritative servers to ask instead of discovering them (`host`, `host:port`).
+    pub servers: Vec<String>,
+    /// The resolver that finds them (`None`: the first nameserver of /etc/resolv.conf).
+    pub resolver: Option<String>,
+    pub interval: Option<Duration>,
 }
 
 /// The web echo source: where to ask, and how often without an event.
@@ -128,6 +140,12 @@ impl Config {
                 urls: Vec::new(),
                 check: None,
             },
+            verify: Verify {
+                enabled: false,
+                servers: Vec::new(),
+                resolver: None,
+                interval: None,
+            },
             records: Vec::new(),
         }
     }
@@ -141,6 +159,8 @@ impl Config {
             max_per_hour: self.max_updates_per_hour,
             gateway_check: self.gateway_check,
             web_check: self.web.check,
+            verify: self.verify.enabled,
+            verify_interval: self.verify.interval,
         }
     }
 

@@ -48,6 +48,10 @@ pub enum Kind {
     },
     /// A list of URLs: https, or http to loopback.
     Urls,
+    /// DNS servers, `host` or `host:port` (one, or with `many` a list).
+    Hosts {
+        many: bool,
+    },
 }
 
 /// A checked value, ready to be stored.
@@ -64,6 +68,7 @@ pub enum Value {
     Suffix(Ipv6Addr),
     Interval(Option<Duration>),
     Urls(Vec<Url>),
+    Hosts(Vec<String>),
 }
 
 /// What holds when a key is absent.
@@ -168,6 +173,7 @@ accessors! {
     suffix -> Ipv6Addr = Suffix,
     interval -> Option<Duration> = Interval,
     urls -> Vec<Url> = Urls,
+    hosts -> Vec<String> = Hosts,
 }
 
 /// How the README shows a default.

@@ -222,6 +222,62 @@ pub const SETTINGS: &[Setting] = &[
         target: global!(web.check, interval, |c| interval(c.web.check)),
     },
     Setting {
+        key: "verify.enabled",
+        uci: "verify",
+        kind: Kind::Bool,
+        default: Default::Value("true"),
+        uci_default: None,
+        help: "Ask the zone's authoritative servers what they answer: after each update \
+               until it is visible (1 s, 5 s, 30 s, 2 min, 10 min, then hourly for a day; \
+               never a re-send because DNS is slow), and at start, reload and reconnect, \
+               to publish again a record changed elsewhere.",
+        target: global!(verify.enabled, bool, |c| Some(c.verify.enabled.to_string())),
+    },
+    Setting {
+        key: "verify.servers",
+        uci: "verify_server",
+        kind: Kind::Hosts { many: true },
+        default: Default::Absent("discovered"),
+        uci_default: None,
+        help: "The authoritative servers to ask (`host` or `host:port`, a UCI `list`), \
+               instead of finding them by walking up the name through the resolver.",
+        target: Target::Global {
+            set: |c, v| c.verify.servers = v.hosts(),
+            show: |c| {
+                (!c.verify.servers.is_empty()).then(|| {
+                    let s: Vec<String> = c.verify.servers.iter().map(|h| quote(h)).collect();
+                    format!("[{}]", s.join(", "))
+                })
+            },
+        },
+    },
+    Setting {
+        key: "verify.resolver",
+        uci: "verify_resolver",
+        kind: Kind::Hosts { many: false },
+        default: Default::Absent("the first `nameserver` of `/etc/resolv.conf`"),
+        uci_default: None,
+        help: "The resolver that finds the zone's authoritative servers (`host` or \
+               `host:port`).",
+        target: Target::Global {
+            set: |c, v| c.verify.resolver = v.hosts().into_iter().next(),
+            show: |c| c.verify.resolver.as_deref().map(quote),
+        },
+    },
+    Setting {
+        key: "verify.interval",
+        uci: "verify_interval",
+        kind: Kind::Interval {
+            min: secs(60),
+            max: secs(7 * 86400),
+        },
+        default: Default::Value("off"),
+        uci_default: None,
+        help: "A periodic check besides. Off by default: every check is triggered by an \
+               event, and no timer runs while things agree.",
+        target: global!(verify.interval, interval, |c| interval(c.verify.interval)),
+    },
+    Setting {
         key: "record.hostname",
         uci: "hostname",
         kind: Kind::Name(check_hostname),

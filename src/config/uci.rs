@@ -363,7 +363,12 @@ fn single_any(
     setting: Option<&Setting>,
     problems: &mut Vec<Problem>,
 ) -> Option<Spanned<DeValue<'static>>> {
-    let listed = setting.is_some_and(|s| matches!(s.kind, Kind::Sources(_) | Kind::Urls));
+    let listed = setting.is_some_and(|s| {
+        matches!(
+            s.kind,
+            Kind::Sources(_) | Kind::Urls | Kind::Hosts { many: true }
+        )
+    });
     if o.list && listed {
         // `list ipv4_source 'gateway'` then `list ipv4_source 'web'`: one array.
         let start = o.values.first()?.1.start;

@@ -101,6 +101,21 @@ pub(super) fn read(kind: &Kind, v: &DeValue<'_>, base: &Path) -> Result<Value, S
                 Err(e) => Err(format!("{e}; or \"off\"")),
             }
         }
+        (Kind::Hosts { many }, v) => {
+            let hosts = if *many {
+                strings(v, "a list of servers such as \"ns1.example.net\"")?
+            } else {
+                vec![string(v)?]
+            };
+            if hosts.len() > MAX_URLS {
+                return Err(format!("at most {MAX_URLS} servers"));
+            }
+            hosts
+                .iter()
+                .map(|h| host(h))
+                .collect::<Result<_, _>>()
+                .map(Value::Hosts)
+        }
         (Kind::Urls, v) => {
             let urls = strings(v, "a list of URLs")?;
             if urls.is_empty() {
@@ -115,6 +130,13 @@ pub(super) fn read(kind: &Kind, v: &DeValue<'_>, base: &Path) -> Result<Value, S
                 .map(Value::Urls)
         }
     }
+}
+
+/// A DNS server as `verify.servers` and `verify.resolver` take it.
+fn host(s: &str) -> Result<String, String> {
+    // Interface names of scope ids are resolved when the server is asked.
+    crate::verify::parse_server(s, |_| Some(0))?;
+    Ok(s.to_string())
 }
 
 /// Echo services tried in turn, at most.
@@ -196,5 +218,6 @@ pub(super) fn from_text(kind: &Kind, text: &str) -> Result<Value, String> {
         Kind::Interval { .. } if text == "off" => Value::Interval(None),
         Kind::Interval { .. } => Value::Interval(Some(duration::parse(text)?)),
         Kind::Urls => Value::Urls(vec![check_echo_url(text)?]),
+        Kind::Hosts { .. } => Value::Hosts(vec![host(text)?]),
     })
 }

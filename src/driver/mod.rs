@@ -18,8 +18,10 @@ use tokio::sync::{mpsc, oneshot as reply};
 use tracing::error;
 
 use crate::config::Config;
-use crate::engine::{Action, Engine, Found, Query, RequestError, SlotKey, SlotReport};
-use crate::model::{Interest, NetEvent, Snapshot};
+use crate::engine::{
+    Action, Checked, Engine, Found, Purpose, Query, RequestError, SlotKey, SlotReport,
+};
+use crate::model::{Family, Interest, NetEvent, Snapshot};
 use crate::netlink;
 use crate::provider::reply::Outcome;
 use crate::provider::{Publish, Update};
@@ -43,8 +45,16 @@ pub trait Outside {
     fn find(&self, q: &Query) -> impl Future<Output = Result<Found, String>> + 'static;
     /// Listens for gateway announcements on these links.
     fn listen(&mut self, links: &[u32]) -> io::Result<Self::Listen>;
-    /// Takes a reloaded config's settings (echo URLs, extra roots).
+    /// Takes a reloaded config's settings (echo URLs, extra roots, DNS servers).
     fn reconfigure(&mut self, config: &Config) -> Result<(), String>;
+    /// What the zone's authoritative servers answer for `hostname` and `family`,
+    /// judged against `expected`. Bounded in time.
+    fn verify(
+        &self,
+        hostname: &str,
+        family: Family,
+        expected: IpAddr,
+    ) -> impl Future<Output = Checked> + 'static;
 }
 
 /// A source of gateway announcements.
@@ -114,6 +124,7 @@ struct Io {
     dumping: Option<Pending<Result<Snapshot, String>>>,
     sending: FuturesUnordered<Pending<(SlotKey, IpAddr, Outcome)>>,
     finding: FuturesUnordered<Pending<(Query, Result<Found, String>)>>,
+    checking: FuturesUnordered<Pending<(SlotKey, IpAddr, Purpose, Checked)>>,
 }
 
 /// A piece of work that finished.
@@ -121,11 +132,15 @@ enum Done {
     Dump(Result<Snapshot, String>),
     Sent(SlotKey, IpAddr, Outcome),
     Found(Query, Result<Found, String>),
+    Checked(SlotKey, IpAddr, Purpose, Checked),
 }
 
 impl Io {
     fn idle(&self) -> bool {
-        self.dumping.is_none() && self.sending.is_empty() && self.finding.is_empty()
+        self.dumping.is_none()
+            && self.sending.is_empty()
+            && self.finding.is_empty()
+            && self.checking.is_empty()
     }
 
     /// The next piece of work to finish; never resolves while there is none.
@@ -149,6 +164,9 @@ impl Io {
             }
             Some((q, found)) = self.finding.next(), if !self.finding.is_empty() => {
                 Done::Found(q, found)
+            }
+            Some((k, a, p, c)) = self.checking.next(), if !self.checking.is_empty() => {
+                Done::Checked(k, a, p, c)
             }
         }
     }
@@ -182,6 +200,15 @@ impl<K: Kernel, P: Publish, O: Outside> Edges<K, P, O> {
                 let fut = self.outside.find(&q);
                 io.finding.push(Box::pin(async move { (q, fut.await) }));
             }
+            Action::Verify {
+                key,
+                expected,
+                purpose,
+            } => {
+                let fut = self.outside.verify(&key.hostname, key.family, expected);
+                io.checking
+                    .push(Box::pin(async move { (key, expected, purpose, fut.await) }));
+            }
             Action::Dump => engine.handle_dump_failed(now(), "the netlink socket is closed"),
             Action::Send { key, addr } => match Update::new(&self.config, &key, addr) {
                 Some(req) => {
@@ -213,6 +240,9 @@ impl<K: Kernel, P: Publish, O: Outside> Edges<K, P, O> {
                 engine.handle_outcome(now(), state::wall_now(), &key, addr, outcome);
             }
             Done::Found(q, found) => engine.handle_found(now(), &q, found),
+            Done::Checked(key, expected, purpose, checked) => {
+                engine.handle_checked(now(), state::wall_now(), &key, expected, purpose, checked);
+            }
         }
     }
 

@@ -44,7 +44,7 @@ impl Engine {
         let Some(Selection::Addr(addr)) = s.selection else {
             return;
         };
-        let unchanged = s.published.as_ref().is_some_and(|p| p.addr == addr);
+        let unchanged = s.published.as_ref().is_some_and(|p| p.addr == addr) && !s.drifted;
         if unchanged && !s.force {
             if matches!(s.phase, Phase::Waiting { .. } | Phase::Throttled { .. }) {
                 // Back at the published address: nothing left to retry or hold back.
@@ -83,6 +83,9 @@ impl Engine {
         }
         s.queued = false;
         s.force = false;
+        s.drifted = false;
+        // The update's own check follows its answer: no separate drift check.
+        s.drift_due = false;
         s.phase = Phase::InFlight(addr);
         s.sends.push_back((now, wall));
         if s.sends.len() > max_per_hour {

@@ -18,6 +18,7 @@ mod slot;
 mod sources;
 mod tickets;
 mod types;
+mod verify;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -196,6 +197,10 @@ impl Engine {
             .backoff
             .with_limits(timing.retry_initial, timing.retry_max);
         self.rebuild_watched();
+        for s in &mut self.slots {
+            // A reloaded config: check once more that DNS shows what we published.
+            s.drift_due = true;
+        }
         self.want_dump();
         self.mark_persist();
     }
@@ -221,7 +226,18 @@ impl Engine {
                 index,
                 name,
                 removed,
+                up,
             } => {
+                // Down or gone: when it is back, check that DNS still shows what we
+                // published (a reconnect whose events the debounce folds into one).
+                if removed || !up {
+                    let iface = name.as_ref().or_else(|| self.links.get(&index));
+                    if let Some(iface) = iface.cloned() {
+                        for s in self.slots.iter_mut().filter(|s| s.spec.interface == iface) {
+                            s.bounced = true;
+                        }
+                    }
+                }
                 let old = if removed {
                     self.links.remove(&index)
                 } else if let Some(name) = &name {
@@ -326,9 +342,28 @@ impl Engine {
             .collect();
         self.snapshot = Some(snapshot.clone());
         for i in 0..self.slots.len() {
-            if self.slots[i].active {
-                self.choose(i, now, 0);
+            if !self.slots[i].active {
+                continue;
             }
+            // A link that is up again, or new (a PPP reconnect): is DNS still right?
+            let s = &mut self.slots[i];
+            let now_seen = snapshot
+                .link_named(&s.spec.interface)
+                .map(|l| (l.index, l.up));
+            if let (Some(before), Some((_, true))) = (s.link_seen, now_seen)
+                && (!before.1 || Some(before) != now_seen || s.bounced)
+            {
+                s.drift_due = true;
+            }
+            if matches!(now_seen, Some((_, true))) {
+                s.bounced = false;
+            }
+            if now_seen.is_none() {
+                s.link_seen = Some((0, false));
+            } else {
+                s.link_seen = now_seen;
+            }
+            self.choose(i, now, 0);
         }
         self.finish_tickets(now);
     }
@@ -374,6 +409,7 @@ impl Engine {
             self.dump_retry_at = None;
             self.want_dump();
         }
+        self.due_checks(now);
         // A safety-net check of a source outside the kernel: a fresh dump asks them.
         let due = self.checks.len();
         self.checks.retain(|_, t| *t > now);
@@ -420,6 +456,7 @@ impl Engine {
             .chain(self.debounce.deadline())
             .chain(self.dump_retry_at)
             .chain(self.checks.values().copied())
+            .chain(self.check_deadlines())
             .min()
     }
 
@@ -435,6 +472,7 @@ impl Engine {
                     _ => (None, None),
                 };
                 let m = SlotMemory {
+                    dns: s.dns.clone(),
                     published: s.published.clone(),
                     last_reply: s.last_reply.clone(),
                     retry_at,

@@ -7,7 +7,10 @@ use tracing::{debug, error, info, warn};
 
 use super::Engine;
 use super::slot::Phase;
-use super::types::{LastReply, Published, SlotKey};
+use super::types::{LastReply, Published, Purpose, SlotKey};
+
+/// The first DNS check after an update: within a second.
+const FIRST_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::provider::reply::{Class, Outcome, Reply, Transport};
 
 /// Unrecognised answers in a row (HTML, garbage, empty) before a slot stops retrying.
@@ -68,12 +71,17 @@ impl Engine {
         };
         match class {
             Class::Published => {
-                if outcome != Outcome::DryRun {
+                let real = outcome != Outcome::DryRun;
+                if real {
                     info!(record = %key, addr = %addr, reply = %outcome, "published");
                 }
                 s.published = Some(Published { addr, at: wall });
                 s.phase = Phase::Idle;
                 s.attempts = 0;
+                // A one-shot run ends with its round; the daemon checks DNS.
+                if real && self.mode == super::Mode::Daemon {
+                    self.start_check(i, now, Purpose::AfterUpdate, addr, FIRST_CHECK);
+                }
             }
             Class::Transient { floor } => {
                 if let Some(echo) = echo {

@@ -64,6 +64,19 @@ pub(super) struct Slot {
     pub(super) via: Option<(IpAddr, String)>,
     /// The failure of a first source that was said (the next one used instead).
     pub(super) fell_through: Option<String>,
+    /// A DNS check under way or waiting, and the last one's result.
+    pub(super) checking: Option<super::verify::Checking>,
+    pub(super) dns: Option<crate::engine::DnsSeen>,
+    /// DNS showed the record changed elsewhere: the published address is sent again.
+    pub(super) drifted: bool,
+    /// Check DNS once the slot stands at its published address (start, reload,
+    /// reconnect), and when (the periodic check).
+    pub(super) drift_due: bool,
+    pub(super) drift_at: Option<Instant>,
+    /// The followed link as the last snapshot showed it (index, up), to see a reconnect,
+    /// and whether it went down (or away) since.
+    pub(super) link_seen: Option<(u32, bool)>,
+    pub(super) bounced: bool,
 }
 
 impl Engine {
@@ -141,6 +154,13 @@ impl Engine {
             source_errors: Vec::new(),
             via: None,
             fell_through: None,
+            checking: None,
+            dns: m.dns,
+            drifted: false,
+            drift_due: self.mode == Mode::Daemon,
+            drift_at: None,
+            link_seen: None,
+            bounced: false,
         }
     }
 }

@@ -206,6 +206,7 @@ impl Engine {
         report_availability(s, &sel);
         s.selection = Some(sel);
         self.evaluate(i, now);
+        self.maybe_drift_check(i, now);
     }
 }
 

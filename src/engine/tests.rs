@@ -19,6 +19,8 @@ fn timing() -> Timing {
         max_per_hour: 12,
         gateway_check: None,
         web_check: None,
+        verify: false,
+        verify_interval: None,
     }
 }
 
@@ -289,6 +291,7 @@ fn events_on_other_interfaces_cost_nothing() {
         index: 9,
         name: Some("veth9".into()),
         removed: false,
+        up: true,
     });
     for _ in 0..1000 {
         sim.net(NetEvent::Addr {
@@ -353,11 +356,13 @@ fn a_ppp_link_recreated_with_a_new_index_is_followed_by_name() {
         index: 5,
         name: Some("ppp0".into()),
         removed: true,
+        up: false,
     });
     sim.net(NetEvent::Link {
         index: 6,
         name: Some("ppp0".into()),
         removed: false,
+        up: true,
     });
     sim.net(NetEvent::Addr {
         index: 6,
@@ -585,6 +590,7 @@ fn an_interface_that_disappears_keeps_the_record_quietly() {
         index: 5,
         name: Some("ppp0".into()),
         removed: true,
+        up: false,
     });
     assert!(sim.dump_after_debounce(&snap(&[])).is_empty());
     assert_eq!(
@@ -1385,4 +1391,60 @@ fn a_certificate_date_failure_is_retried_as_soon_as_the_clock_is_set() {
     sim.outcome(&v4(), "203.0.113.5", Outcome::Reply(Reply::Status(503)));
     sim.e.handle_clock_set(sim.now + 2 * S, wall);
     assert!(sim.sends().is_empty());
+}
+
+// ---- DNS checks ------------------------------------------------------------------------
+
+/// Answers every `Verify` action with `dns` until `until` has passed; returns how many.
+fn answer_checks(sim: &mut Sim, dns: Dns, until: Duration) -> usize {
+    let end = sim.now + until;
+    let mut n = 0;
+    loop {
+        for a in sim.actions() {
+            if let Action::Verify {
+                key,
+                expected,
+                purpose,
+            } = a
+            {
+                n += 1;
+                let wall = sim.wall();
+                let c = Checked {
+                    dns: dns.clone(),
+                    server: "ns1 answers nothing (NXDOMAIN)".into(),
+                };
+                sim.e
+                    .handle_checked(sim.now, wall, &key, expected, purpose, c);
+            }
+        }
+        match sim.e.poll_timeout() {
+            Some(t) if t <= end => {
+                sim.now = t.max(sim.now);
+                sim.e.handle_timeout(sim.now);
+            }
+            _ => return n,
+        }
+    }
+}
+
+#[test]
+fn an_update_still_not_visible_after_ten_minutes_is_said_once_and_never_resent() {
+    let mut t = timing();
+    t.verify = true;
+    let mut sim = Sim::build(Mode::Daemon, t, vec![one_spec()], Memory::new());
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    let mut asked = 0;
+    let log = capture(|| {
+        sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+        asked = answer_checks(&mut sim, Dns::Missing, Duration::from_secs(3 * 3600));
+    });
+    // At 1 s, 6 s, 36 s, 2m36s, 12m36s, then hourly: 7 checks in three hours.
+    assert_eq!(asked, 7, "{log:#?}");
+    let parts = ["12m36s after the update", "ns1 answers nothing"];
+    said(&log, "nothing is sent again for it", "WARN", &parts);
+    assert!(
+        sim.sends().is_empty(),
+        "slow DNS is never a reason to send again"
+    );
+    assert_eq!(sim.memory(&v4()).dns.map(|d| d.visible), Some(false));
 }

@@ -49,6 +49,11 @@ pub struct Timing {
     /// change. The only timers that run while nothing changes.
     pub gateway_check: Option<Duration>,
     pub web_check: Option<Duration>,
+    /// Check what the zone's authoritative servers answer after each update, at start,
+    /// reload and reconnect (`verify.enabled`).
+    pub verify: bool,
+    /// A periodic check besides (`verify.interval`; `None`: off).
+    pub verify_interval: Option<Duration>,
 }
 
 impl Timing {
@@ -108,6 +113,23 @@ pub struct SlotMemory {
     /// Unix seconds of the sends of the last hour, oldest first: the hourly budget
     /// holds across restarts and one-shot runs.
     pub sends: Vec<u64>,
+    /// The last check of what the zone's authoritative servers answer.
+    pub dns: Option<DnsSeen>,
+}
+
+/// What a DNS check saw, as kept in the state file and shown by `status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsSeen {
+    /// The address the authoritative servers answered (`None`: none, or unknown).
+    pub addr: Option<IpAddr>,
+    /// It is the published address.
+    pub visible: bool,
+    /// Unix seconds.
+    pub at: u64,
+    /// Which server said it, and what (one line).
+    pub server: String,
+    /// From the update to the first authoritative answer that showed it.
+    pub after_ms: Option<u64>,
 }
 
 /// Work for the driver.
@@ -126,6 +148,42 @@ pub enum Action {
     },
     /// Ask a source outside the kernel, then call `handle_found` with the same query.
     Query(Query),
+    /// Ask the zone's authoritative servers what they answer for the slot, then call
+    /// `handle_checked` with the same key, address and purpose.
+    Verify {
+        key: SlotKey,
+        expected: IpAddr,
+        purpose: Purpose,
+    },
+}
+
+/// Why the authoritative servers are asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// After `good` or `nochg`: is the update visible yet?
+    AfterUpdate,
+    /// At start, reload, reconnect, or the periodic check: was the record changed
+    /// elsewhere while the state file says it is published?
+    Drift,
+}
+
+/// What the authoritative servers answered, reduced for the engine. Only a consistent
+/// authoritative answer is `Missing` or `Differs`; anything doubtful is `Unknown`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dns {
+    Visible,
+    /// No address of this family (NODATA, NXDOMAIN).
+    Missing,
+    Differs(IpAddr),
+    Unknown,
+}
+
+/// A DNS check's answer: the verdict and, for logs and `status`, what was said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    pub dns: Dns,
+    /// One line: which server answered what (or why nothing is known).
+    pub server: String,
 }
 
 /// A question to a source outside the kernel.

@@ -174,11 +174,13 @@ pub fn event(m: Message) -> Option<NetEvent> {
             index: info.index,
             name: Some(info.name),
             removed,
+            up: info.up,
         }),
         Message::NamelessLink { index, removed } => Some(NetEvent::Link {
             index,
             name: None,
             removed,
+            up: !removed,
         }),
         Message::Addr { index, family, .. } => Some(NetEvent::Addr { index, family }),
         Message::DefaultRoute { oif, .. } => Some(NetEvent::Route { index: oif }),
@@ -506,7 +508,8 @@ mod tests {
             Some(NetEvent::Link {
                 index: 9,
                 name: None,
-                removed: true
+                removed: true,
+                up: false,
             })
         );
     }

@@ -16,9 +16,10 @@ use tracing::warn;
 
 use crate::config::Config;
 use crate::driver::{Announcements, Outside};
-use crate::engine::{Found, Query};
+use crate::engine::{Checked, Found, Query};
 use crate::gateway::{self, Listener, Membership, Protocol};
 use crate::model::Family;
+use crate::verify::Verifier;
 
 /// The gateway and the echo services, as the config names them.
 pub struct Sources {
@@ -28,6 +29,7 @@ pub struct Sources {
     answered: Rc<RefCell<HashMap<Ipv4Addr, Protocol>>>,
     /// What each echo URL said last time it failed: said once, not at every check.
     failed: Rc<RefCell<HashMap<(Url, Family), String>>>,
+    dns: Verifier,
 }
 
 impl Sources {
@@ -37,6 +39,7 @@ impl Sources {
             urls: Rc::new(Vec::new()),
             answered: Rc::new(RefCell::new(HashMap::new())),
             failed: Rc::new(RefCell::new(HashMap::new())),
+            dns: Verifier::new(&config.verify),
         };
         s.reconfigure(config)?;
         Ok(s)
@@ -120,7 +123,17 @@ impl Outside for Sources {
             None
         };
         self.urls = Rc::new(config.web.urls.clone());
+        self.dns = Verifier::new(&config.verify);
         Ok(())
+    }
+
+    fn verify(
+        &self,
+        hostname: &str,
+        family: Family,
+        expected: IpAddr,
+    ) -> impl Future<Output = Checked> + 'static {
+        self.dns.check(hostname, family, expected)
     }
 }
 

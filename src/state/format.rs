@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use super::StateMap;
-use crate::engine::{LastReply, Published, SlotKey, SlotMemory};
+use crate::engine::{DnsSeen, LastReply, Published, SlotKey, SlotMemory};
 use crate::model::Family;
 
 const MAGIC: &str = "dynhost-state 1";
@@ -40,6 +40,15 @@ pub fn render(map: &StateMap) -> String {
             let _ = write!(out, " sent={first}");
             for t in rest {
                 let _ = write!(out, ",{t}");
+            }
+        }
+        if let Some(d) = &m.dns {
+            let addr = d.addr.map_or_else(|| "-".to_string(), |a| a.to_string());
+            let seen = if d.visible { "visible" } else { "hidden" };
+            let _ = write!(out, " dns={addr}@{} dns_seen={seen}", d.at);
+            let _ = write!(out, " dns_server={}", encode(&d.server));
+            if let Some(ms) = d.after_ms {
+                let _ = write!(out, " dns_after_ms={ms}");
             }
         }
         out.push('\n');
@@ -88,6 +97,7 @@ fn parse_entry(line: &str) -> Result<(SlotKey, SlotMemory), String> {
         .ok_or("expected ipv4 or ipv6 after the hostname")?;
     let mut m = SlotMemory::default();
     let mut detail = None;
+    let (mut dns_seen, mut dns_server, mut dns_after) = (None, None, None);
     for w in words {
         let (k, v) = w
             .split_once('=')
@@ -120,12 +130,34 @@ fn parse_entry(line: &str) -> Result<(SlotKey, SlotMemory), String> {
             "retry_at" => m.retry_at = Some(num(v)?),
             "blocked_since" => m.blocked_since = Some(num(v)?),
             "sent" => m.sends = v.split(',').map(num).collect::<Result<_, _>>()?,
+            "dns" => {
+                let (a, at) = stamped(v)?;
+                let addr = match a.as_str() {
+                    "-" => None,
+                    a => Some(a.parse().map_err(|_| format!("bad address {a:?}"))?),
+                };
+                m.dns = Some(DnsSeen {
+                    addr,
+                    visible: false,
+                    at,
+                    server: String::new(),
+                    after_ms: None,
+                });
+            }
+            "dns_seen" => dns_seen = Some(v == "visible"),
+            "dns_server" => dns_server = Some(decode(v)?),
+            "dns_after_ms" => dns_after = Some(num(v)?),
             // Written by a newer version: keep going with what we understand.
             _ => {}
         }
     }
     if let (Some(r), Some(d)) = (&mut m.last_reply, detail) {
         r.detail = d;
+    }
+    if let Some(d) = &mut m.dns {
+        d.visible = dns_seen.unwrap_or(false);
+        d.server = dns_server.unwrap_or_default();
+        d.after_ms = dns_after;
     }
     Ok((SlotKey { hostname, family }, m))
 }
@@ -185,6 +217,13 @@ pub(crate) mod tests {
                 retry_at: None,
                 blocked_since: None,
                 sends: vec![1_799_999_000, 1_800_000_000],
+                dns: Some(DnsSeen {
+                    addr: Some("203.0.113.5".parse().unwrap()),
+                    visible: true,
+                    at: 1_800_000_002,
+                    server: "ns1.example.com 192.0.2.53:53 answers 203.0.113.5 (TTL 60)".into(),
+                    after_ms: Some(1234),
+                }),
             },
         );
         map.insert(
@@ -203,6 +242,13 @@ pub(crate) mod tests {
                 retry_at: Some(1_800_001_900),
                 blocked_since: Some(1_800_000_100),
                 sends: vec![],
+                dns: Some(DnsSeen {
+                    addr: None,
+                    visible: false,
+                    at: 1_800_000_003,
+                    server: String::new(),
+                    after_ms: None,
+                }),
             },
         );
         map

@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod message;
+pub mod run;
 pub mod servers;
 pub mod verdict;
 
@@ -19,6 +20,7 @@ pub use client::{
     DiscoverError, Discovery, DnsError, Transport, check, discover, lookup_addrs, query,
 };
 pub use message::{Answer, Qtype, Query, Soa, parse_answer};
+pub use run::Verifier;
 pub use servers::{Server, parse_server, read_resolv_conf, resolv_conf_nameserver};
 pub use verdict::{Verdict, describe, verdict};
 

@@ -190,6 +190,12 @@ impl Provider {
     }
 
     /// Queue a reply; queued replies are used one per request, in order.
+    /// Runs `hook` for each request, before its reply: a test's DNS server applying
+    /// each accepted update (at once, later, or not at all).
+    pub fn on_request(&self, hook: Box<server::Hook>) {
+        self.shared.state().on_request = Some(Arc::from(hook));
+    }
+
     pub fn push(&self, r: Reply) {
         self.shared.state().script.push(r);
     }

@@ -22,7 +22,12 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 pub(super) struct State {
     pub(super) requests: Vec<Request>,
     pub(super) script: Script,
+    /// Runs for each request before its reply (a test's DNS server applying it).
+    pub(super) on_request: Option<Arc<Hook>>,
 }
+
+/// What a test does with each accepted request.
+pub type Hook = dyn Fn(&Request) + Send + Sync;
 
 pub(super) struct Shared {
     state: Mutex<State>,
@@ -40,6 +45,7 @@ impl Shared {
             state: Mutex::new(State {
                 requests: Vec::new(),
                 script: Script::default(),
+                on_request: None,
             }),
             cond: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -146,13 +152,16 @@ fn handle_connection(
     };
 
     // Record before replying, and pick the reply under the same lock.
-    let reply = {
+    let (reply, hook) = {
         let mut st = shared.state();
         let reply = st.script.next(req.param("hostname"));
         st.requests.push(req.clone());
         shared.cond.notify_all();
-        reply
+        (reply, st.on_request.clone())
     };
+    if let Some(hook) = hook {
+        hook(&req);
+    }
     let echo_ip = req
         .param("myip")
         .map(str::to_string)

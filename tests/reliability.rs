@@ -14,6 +14,7 @@ use std::time::Duration;
 use support::agent::{
     Agent, in_mount_namespace, record, run, run_command, settle, text, wait_until,
 };
+use support::clock::{exclusive, set_clock_to_itself};
 use support::netns::{in_netns, move_addr};
 use support::provider::{Provider, Reply};
 use support::scene::Scene;
@@ -318,27 +319,9 @@ fn a_client_that_half_closes_after_its_request_is_answered() {
     });
 }
 
-/// Sets the wall clock to what it already says: for the kernel a step like any other,
-/// which is what NTP does after a boot without an RTC. Needs CAP_SYS_TIME (root).
-fn set_clock_to_itself() {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: reading and setting CLOCK_REALTIME with a valid timespec.
-    unsafe {
-        libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts);
-        assert_eq!(
-            libc::clock_settime(libc::CLOCK_REALTIME, &ts),
-            0,
-            "setting the clock needs root (CAP_SYS_TIME): {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
 #[test]
 fn a_certificate_not_valid_yet_is_the_clock_and_is_retried_when_the_clock_is_set() {
+    let _steps = exclusive();
     in_netns(|| {
         support::netns::bridge("br0");
         support::netns::ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
@@ -422,5 +405,27 @@ fn only_a_reply_s_first_line_counts_and_a_failed_status_decides_by_itself() {
         agent.wait_log("published", T);
         assert!(!agent.log().contains("blocked"), "{}", agent.log());
         agent.stop();
+    });
+}
+
+/// The timerfd edge alone: silent while the clock is left alone, an event for each step.
+#[test]
+fn a_clock_step_wakes_the_clock_watch_and_nothing_else_does() {
+    let _steps = exclusive();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut w = dynhost::clock::ClockWatch::new().unwrap();
+        let quiet = tokio::time::timeout(Duration::from_millis(200), w.changed()).await;
+        assert!(quiet.is_err(), "no event while the clock is left alone");
+        for _ in 0..2 {
+            set_clock_to_itself();
+            tokio::time::timeout(Duration::from_secs(5), w.changed())
+                .await
+                .expect("an event after the clock is set")
+                .unwrap();
+        }
     });
 }

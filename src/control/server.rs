@@ -239,11 +239,18 @@ mod server_tests {
     use crate::control::client::{Reach, ask};
     use crate::request::UpdateRequest;
 
-    /// Clients that give up while their round is pending must not hold the 16 slots:
-    /// the next client is served, not told "busy".
-    #[test]
-    fn clients_that_leave_free_their_slot() {
-        let dir = std::env::temp_dir().join(format!("dynhost-ctl-{}", std::process::id()));
+    /// Runs a server at a fresh socket with `engine` answering its commands, and
+    /// `client` against it; returns what `client` returns.
+    fn served<T, E, C>(
+        name: &str,
+        engine: impl FnOnce(mpsc::UnboundedReceiver<Command>) -> E,
+        client: impl FnOnce(std::path::PathBuf) -> C,
+    ) -> T
+    where
+        E: std::future::Future<Output = ()> + 'static,
+        C: std::future::Future<Output = T>,
+    {
+        let dir = std::env::temp_dir().join(format!("dynhost-ctl-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("control.sock");
@@ -251,20 +258,33 @@ mod server_tests {
             .enable_all()
             .build()
             .unwrap();
-        let answer = rt.block_on(async {
-            let (tx, mut rx) = mpsc::unbounded_channel();
+        let local = tokio::task::LocalSet::new();
+        let out = local.block_on(&rt, async {
+            let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(serve(bind(&path).unwrap(), tx));
-            // An engine whose rounds never end, except for the 17th request.
-            tokio::spawn(async move {
-                let mut held = Vec::new();
-                while let Some(Command::Update { reply, .. }) = rx.recv().await {
-                    if held.len() < MAX_CLIENTS {
-                        held.push(reply);
-                    } else {
-                        let _ = reply.send(Ok(Vec::new()));
-                    }
+            tokio::task::spawn_local(engine(rx));
+            client(path.clone()).await
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        out
+    }
+
+    /// Clients that give up while their round is pending must not hold the 16 slots:
+    /// the next client is served, not told "busy".
+    #[test]
+    fn clients_that_leave_free_their_slot() {
+        // An engine whose rounds never end, except for the 17th request.
+        let engine = |mut rx: mpsc::UnboundedReceiver<Command>| async move {
+            let mut held = Vec::new();
+            while let Some(Command::Update { reply, .. }) = rx.recv().await {
+                if held.len() < MAX_CLIENTS {
+                    held.push(reply);
+                } else {
+                    let _ = reply.send(Ok(Vec::new()));
                 }
-            });
+            }
+        };
+        let answer = served("leave", engine, |path| async move {
             for _ in 0..MAX_CLIENTS {
                 let mut s = UnixStream::connect(&path).await.unwrap();
                 s.write_all(b"update\n").await.unwrap();
@@ -286,7 +306,6 @@ mod server_tests {
             }
             answer
         });
-        let _ = std::fs::remove_dir_all(&dir);
         match answer {
             Ok(Reach::Answer(Ok(reports))) => assert!(reports.is_empty()),
             other => panic!("the 17th client was not served: {other:?}"),
@@ -297,24 +316,14 @@ mod server_tests {
     /// that end of file is not a client that left.
     #[test]
     fn a_client_that_half_closes_after_its_request_gets_its_answer() {
-        let dir = std::env::temp_dir().join(format!("dynhost-ctl-half-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("control.sock");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let text = rt.block_on(async {
-            let (tx, mut rx) = mpsc::unbounded_channel();
-            tokio::spawn(serve(bind(&path).unwrap(), tx));
-            // A round that takes a while.
-            tokio::spawn(async move {
-                while let Some(Command::Update { reply, .. }) = rx.recv().await {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                    let _ = reply.send(Ok(Vec::new()));
-                }
-            });
+        // A round that takes a while.
+        let engine = |mut rx: mpsc::UnboundedReceiver<Command>| async move {
+            while let Some(Command::Update { reply, .. }) = rx.recv().await {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let _ = reply.send(Ok(Vec::new()));
+            }
+        };
+        let text = served("half", engine, |path| async move {
             let mut s = UnixStream::connect(&path).await.unwrap();
             s.write_all(b"update\n").await.unwrap();
             s.shutdown().await.unwrap();
@@ -325,7 +334,6 @@ mod server_tests {
                 .unwrap();
             text
         });
-        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(text, "end\n");
     }
 }

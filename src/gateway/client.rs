@@ -348,22 +348,11 @@ fn http_client(interface_addr: Ipv4Addr) -> Result<reqwest::Client, GatewayError
         .build()
         .map_err(|e| GatewayError::Local {
             protocol: Protocol::Upnp,
-            detail: format!("cannot set up the HTTP client: {}", error_chain(&e)),
+            detail: format!(
+                "cannot set up the HTTP client: {}",
+                crate::provider::http::chain(&e)
+            ),
         })
-}
-
-/// The error and its sources, deduplicated, on one line.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let s = c.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = c.source();
-    }
-    parts.join(": ")
 }
 
 fn transport(e: reqwest::Error, what: &str) -> GatewayError {
@@ -379,12 +368,15 @@ fn transport(e: reqwest::Error, what: &str) -> GatewayError {
     } else if e.is_connect() {
         GatewayError::NoAnswer {
             protocol,
-            detail: format!("cannot connect for the {what}: {}", error_chain(&e)),
+            detail: format!(
+                "cannot connect for the {what}: {}",
+                crate::provider::http::chain(&e)
+            ),
         }
     } else {
         GatewayError::Malformed {
             protocol,
-            detail: format!("the {what}: {}", error_chain(&e)),
+            detail: format!("the {what}: {}", crate::provider::http::chain(&e)),
         }
     }
 }

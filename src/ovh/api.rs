@@ -618,7 +618,7 @@ impl Client {
         let resp = req.send().await.map_err(|e| ApiError::Transport {
             method,
             path: shown.clone(),
-            detail: chain(&e),
+            detail: crate::provider::http::chain(&e),
         })?;
         let answer = read(resp).await.map_err(|e| match e {
             ReadError::TooLarge => ApiError::TooLarge {
@@ -690,8 +690,12 @@ fn http_client(ca_file: Option<&Path>) -> Result<reqwest::Client, ApiError> {
         }
         b = b.tls_certs_merge(certs);
     }
-    b.build()
-        .map_err(|e| ApiError::Client(format!("cannot set up the HTTPS client: {}", chain(&e))))
+    b.build().map_err(|e| {
+        ApiError::Client(format!(
+            "cannot set up the HTTPS client: {}",
+            crate::provider::http::chain(&e)
+        ))
+    })
 }
 
 enum ReadError {
@@ -738,7 +742,7 @@ async fn read(mut resp: reqwest::Response) -> Result<Answer, ReadError> {
             Err(e) => {
                 return Err(ReadError::Cut(format!(
                     "the answer was cut short: {}",
-                    chain(&e)
+                    crate::provider::http::chain(&e)
                 )));
             }
         }
@@ -921,7 +925,7 @@ async fn fetch_token(
         .send()
         .await
         .map_err(|e| ApiError::OAuth2 {
-            detail: format!("no answer from {url}: {}", chain(&e)),
+            detail: format!("no answer from {url}: {}", crate::provider::http::chain(&e)),
         })?;
     let Answer {
         status,
@@ -971,22 +975,6 @@ async fn fetch_token(
             detail: format!("the answer from {url} holds no bearer access_token"),
         }),
     }
-}
-
-/// An error and its causes on one line.
-fn chain(e: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let head = e.to_string();
-    parts.push(head.split(" for url (").next().unwrap_or(&head).to_string());
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(c) = cur {
-        let s = c.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = c.source();
-    }
-    parts.join(": ")
 }
 
 /// Fills in the endpoint for an [`ApiError::InvalidKey`] (the classifier cannot know it).

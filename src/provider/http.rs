@@ -161,13 +161,13 @@ fn clock_problem(e: &reqwest::Error) -> Option<&'static str> {
     None
 }
 
-/// An error and its causes on one line, without the URL (it is in the record's log line).
-fn chain(e: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+/// An error and its causes on one line, each said once, without the URL (the record's
+/// log line has it). For every HTTP client dynhost runs (the provider, the OVH API, the
+/// gateway's UPnP, the echo services).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let head = e.to_string();
-    let head = head.split(" for url (").next().unwrap_or(&head).to_string();
-    parts.push(head);
+    let mut parts = vec![head.split(" for url (").next().unwrap_or(&head).to_string()];
+    let mut cur = e.source();
     while let Some(c) = cur {
         let s = c.to_string();
         if !parts.iter().any(|p| p.contains(&s)) {

@@ -80,7 +80,7 @@ async fn fetch(client: &reqwest::Client, url: &Url) -> Result<Vec<u8>, String> {
         .get(url.clone())
         .send()
         .await
-        .map_err(|e| error_text(&e))?;
+        .map_err(|e| crate::provider::http::chain(&e))?;
     let status = resp.status().as_u16();
     if (300..400).contains(&status) {
         return Err(format!("HTTP {status}: a redirect, not followed"));
@@ -89,24 +89,17 @@ async fn fetch(client: &reqwest::Client, url: &Url) -> Result<Vec<u8>, String> {
         return Err(format!("HTTP {status}"));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| error_text(&e))? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| crate::provider::http::chain(&e))?
+    {
         if body.len() + chunk.len() > LIMIT {
             return Err(format!("an answer over {LIMIT} bytes"));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-fn error_text(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut cur = std::error::Error::source(e);
-    while let Some(c) = cur {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cur = c.source();
-    }
-    text.split(" for url (").next().unwrap_or(&text).to_string()
 }
 
 /// The one address an echo service answered. Plain text (one address, perhaps with a

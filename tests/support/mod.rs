@@ -7,11 +7,13 @@
 //! - `scene`: the usual stage (an interface, a provider, a config) and its first round.
 //! - `hooks`: the contrib/ hooks run as their callers run them, the fake dynhost's log.
 //! - `repo`: paths into the repository, and the system tools tests need.
+//! - `clock`: stepping the wall clock (as NTP does at boot).
 //! - `bind`: real BIND servers (authoritative and recursive) for the DNS checks.
 #![allow(dead_code)]
 
 pub mod agent;
 pub mod bind;
+pub mod clock;
 pub mod hooks;
 pub mod hostile;
 pub mod miniupnpd;

@@ -501,38 +501,88 @@ fn trim_end(text: &[u8], span: Range<usize>) -> usize {
     end
 }
 
-/// The kernel device behind an OpenWrt logical interface (`wan` → `pppoe-wan`), from
-/// `/etc/config/network`, following netifd's naming. `None` if `name` is not a
-/// logical interface there (it is then taken as a device name).
-pub fn device_of(network: &[Section], name: &str) -> Option<String> {
+/// The kernel device behind an OpenWrt logical interface (`wan` → `pppoe-wan`), guessed
+/// from `/etc/config/network` the way netifd names devices. `None` if `name` is not a
+/// logical interface there (it is then taken as a device name); `Some(Err(proto))` for
+/// a logical interface whose device only netifd knows (a modem's `wwan0` behind qmi).
+pub fn device_of(network: &[Section], name: &str) -> Option<Result<String, String>> {
     device_of_depth(network, name, 0)
 }
 
-fn device_of_depth(network: &[Section], name: &str, depth: usize) -> Option<String> {
+fn device_of_depth(
+    network: &[Section],
+    name: &str,
+    depth: usize,
+) -> Option<Result<String, String>> {
     let s = network
         .iter()
         .rev()
         .find(|s| s.kind == "interface" && s.name.as_deref() == Some(name))?;
     let proto = s.get("proto").unwrap_or("none");
-    // netifd names the devices of PPP and tunnel protocols "<proto>-<interface>".
-    const NAMED_BY_PROTO: &[&str] = &[
-        "pppoe", "pppoa", "pptp", "l2tp", "ppp", "3g", "6in4", "6to4", "6rd", "dslite", "map",
+    // netifd names the devices of PPP and tunnel protocols "<prefix>-<interface>".
+    const NAMED_BY_PROTO: &[(&str, &str)] = &[
+        ("pppoe", "pppoe"),
+        ("pppoa", "pppoa"),
+        ("pptp", "pptp"),
+        ("l2tp", "l2tp"),
+        ("ppp", "ppp"),
+        ("3g", "3g"),
+        ("6in4", "6in4"),
+        ("6to4", "6to4"),
+        ("6rd", "6rd"),
+        ("dslite", "ds"),
+        ("map", "map"),
+        ("464xlat", "464"),
     ];
-    if NAMED_BY_PROTO.contains(&proto) {
-        return Some(format!("{proto}-{name}"));
+    if let Some((_, prefix)) = NAMED_BY_PROTO.iter().find(|(p, _)| *p == proto) {
+        return Some(Ok(format!("{prefix}-{name}")));
     }
     if proto == "wireguard" {
-        return Some(name.to_string());
+        return Some(Ok(name.to_string()));
+    }
+    // Modems: the device appears when the modem connects.
+    if ["qmi", "mbim", "ncm", "modemmanager"].contains(&proto) {
+        return Some(Err(proto.to_string()));
     }
     if s.get("type") == Some("bridge") {
-        return Some(format!("br-{name}"));
+        return Some(Ok(format!("br-{name}")));
     }
     let dev = s.get("device").or_else(|| s.get("ifname"))?;
     match dev.strip_prefix('@') {
         // An alias (wan6 on top of wan): the other interface's device.
         Some(other) if depth < 8 => device_of_depth(network, other, depth + 1),
         Some(_) => None,
-        None => Some(dev.split_whitespace().next().unwrap_or(dev).to_string()),
+        None => Some(Ok(dev.split_whitespace().next().unwrap_or(dev).to_string())),
+    }
+}
+
+/// The device a record's `interface` names: netifd's own answer while it runs, else
+/// the guess from `/etc/config/network` (with a note for the log), else the name itself.
+fn resolve(
+    name: &str,
+    network: &[Section],
+    netifd: &dyn Fn(&str) -> Result<String, String>,
+    notes: &mut Vec<String>,
+) -> Option<String> {
+    let guess = device_of(network, name);
+    match (netifd(name), guess) {
+        (Ok(dev), _) => Some(dev),
+        (Err(_), None) => None,
+        (Err(why), Some(Ok(dev))) => {
+            notes.push(format!(
+                "interface {name:?}: {why}; following {dev:?}, the device netifd normally \
+                 gives it. dynhost asks netifd again at the next reload"
+            ));
+            Some(dev)
+        }
+        (Err(why), Some(Err(proto))) => {
+            notes.push(format!(
+                "interface {name:?}: {why}, and a {proto} interface's device cannot be \
+                 guessed; following {name:?} until a reload finds the device (the hotplug \
+                 script asks for one when the interface comes up), or set the device name"
+            ));
+            None
+        }
     }
 }
 
@@ -545,6 +595,19 @@ pub fn to_table(
     sections: &[Section],
     network: &[Section],
     aliases: &mut Vec<(usize, String)>,
+) -> (DeTable<'static>, Vec<Problem>) {
+    let not_asked = |_: &str| Err("netifd is not asked".to_string());
+    to_table_asking(sections, network, &not_asked, aliases, &mut Vec::new())
+}
+
+/// `to_table`, asking `netifd` for each record interface's device first; the notes
+/// say where a guess stood in for its answer.
+pub fn to_table_asking(
+    sections: &[Section],
+    network: &[Section],
+    netifd: &dyn Fn(&str) -> Result<String, String>,
+    aliases: &mut Vec<(usize, String)>,
+    notes: &mut Vec<String>,
 ) -> (DeTable<'static>, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut root = DeTable::new();
@@ -604,7 +667,7 @@ pub fn to_table(
                     };
                     if o.name == "interface"
                         && let DeValue::String(name) = value.get_ref()
-                        && let Some(dev) = device_of(network, name)
+                        && let Some(dev) = resolve(name, network, netifd, notes)
                     {
                         aliases.push((records.len(), name.to_string()));
                         value = Spanned::new(value.span(), DeValue::String(Cow::Owned(dev)));
@@ -779,23 +842,69 @@ config interface 'vpn'
 
     #[test]
     fn logical_interfaces_map_to_devices() {
-        let (net, _) = parse(NETWORK);
+        let (mut net, _) = parse(NETWORK);
+        let (more, _) = parse(
+            "config interface 'aftr'\n\toption proto 'dslite'\n\
+             config interface 'lte'\n\toption proto 'qmi'\n\toption device '/dev/cdc-wdm0'\n\
+             config interface 'clat'\n\toption proto '464xlat'\n",
+        );
+        net.extend(more);
         for (logical, device) in [
-            ("wan", Some("pppoe-wan")),
-            ("wan6", Some("pppoe-wan")),
-            ("lan", Some("br-lan")),
-            ("iot", Some("eth1")),
-            ("oldlan", Some("br-oldlan")),
-            ("vpn", Some("vpn")),
-            ("loopback", Some("lo")),
+            ("wan", Some(Ok("pppoe-wan"))),
+            ("wan6", Some(Ok("pppoe-wan"))),
+            ("lan", Some(Ok("br-lan"))),
+            ("iot", Some(Ok("eth1"))),
+            ("oldlan", Some(Ok("br-oldlan"))),
+            ("vpn", Some(Ok("vpn"))),
+            ("loopback", Some(Ok("lo"))),
+            ("aftr", Some(Ok("ds-aftr"))),
+            ("clat", Some(Ok("464-clat"))),
+            ("lte", Some(Err("qmi"))),
             ("eth0.2", None),
         ] {
-            assert_eq!(device_of(&net, logical).as_deref(), device, "{logical}");
+            let got = device_of(&net, logical);
+            let got = got
+                .as_ref()
+                .map(|r| r.as_ref().map(String::as_str).map_err(String::as_str));
+            assert_eq!(got, device, "{logical}");
         }
         let (loops, _) = parse(
             "config interface 'a'\n\toption device '@b'\nconfig interface 'b'\n\toption device '@a'\n",
         );
         assert_eq!(device_of(&loops, "a"), None, "alias loops end");
+    }
+
+    /// netifd's answer wins; a guess stands in for it only with a note; a modem's
+    /// device is never guessed.
+    #[test]
+    fn netifd_is_asked_first() {
+        let (net, _) = parse(NETWORK);
+        let (more, _) = parse("config interface 'lte'\n\toption proto 'qmi'\n");
+        let net: Vec<Section> = net.into_iter().chain(more).collect();
+        let netifd = |name: &str| match name {
+            "wan" => Ok("pppoe-wan".to_string()),
+            "wan_6" => Ok("pppoe-wan".to_string()),
+            "lte" | "lan" => Err("netifd reports no device for it (it is down)".to_string()),
+            _ => Err("netifd does not know it".to_string()),
+        };
+        for (name, want, noted) in [
+            ("wan", Some("pppoe-wan"), false),
+            ("wan_6", Some("pppoe-wan"), false),
+            ("lan", Some("br-lan"), true),
+            ("lte", None, true),
+            ("eth0.2", None, false),
+        ] {
+            let mut notes = Vec::new();
+            assert_eq!(
+                resolve(name, &net, &netifd, &mut notes).as_deref(),
+                want,
+                "{name}"
+            );
+            assert_eq!(notes.len(), usize::from(noted), "{name}: {notes:?}");
+            if noted {
+                assert!(notes[0].contains("it is down"), "{notes:?}");
+            }
+        }
     }
 
     /// Sections as `uci export` prints them (anonymous ones unnamed), for comparisons.
@@ -840,7 +949,11 @@ config interface 'vpn'
             ),
             ("config record 'home 2'\n", "", &[1]),
             ("config record 'héme'\n", "", &[1]),
-            ("config record\n\toption my-opt 'x'\n", "config record\n", &[2]),
+            (
+                "config record\n\toption my-opt 'x'\n",
+                "config record\n",
+                &[2],
+            ),
             // Types allow any printable character but space.
             ("config my-type 'a'\n", "config my-type 'a'\n", &[]),
             ("config 'my type' 'a'\n", "", &[1]),
@@ -864,7 +977,11 @@ config interface 'vpn'
                 &[],
             ),
             // The text ends inside a quote: refused at the last line.
-            ("config r\n\toption a 'x\n\toption b 'y'\n", "config r\n", &[3]),
+            (
+                "config r\n\toption a 'x\n\toption b 'y'\n",
+                "config r\n",
+                &[3],
+            ),
             // '#' ends the line wherever a word may, even inside an unquoted one.
             (
                 "config r # comment\n\toption url http://x/#frag\n\toption v 'a'#b\n# config s\n",
@@ -913,7 +1030,11 @@ config interface 'vpn'
         for (text, want, want_lines) in cases {
             let (sections, problems) = parse(text);
             assert_eq!(export(&sections), *want, "{text:?}");
-            assert_eq!(lines(text, &problems), *want_lines, "{text:?}: {problems:?}");
+            assert_eq!(
+                lines(text, &problems),
+                *want_lines,
+                "{text:?}: {problems:?}"
+            );
         }
     }
 

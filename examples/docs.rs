@@ -96,19 +96,34 @@ fn man_page() -> std::io::Result<Vec<u8>> {
          dhcpcd-run-hooks(8); /usr/share/doc/dynhost/ and docs/install.md in the source.",
     )]);
     page.write_all(roff.render().as_bytes())?;
-    Ok(page)
+    // Each rendered piece repeats roff's preamble (the apostrophe string): keep the first.
+    let text = String::from_utf8_lossy(&page).into_owned();
+    let mut seen = std::collections::HashSet::new();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            !(l.starts_with(".ie \\n(.g") || l.starts_with(".el .ds Aq")) || seen.insert(*l)
+        })
+        .collect();
+    Ok((lines.join("\n") + "\n").into_bytes())
 }
 
 fn commands(roff: &mut Roff, cmd: &clap::Command) {
     section(roff, "COMMANDS");
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let mut usage = vec![bold(format!("dynhost {}", sub.get_name()))];
-        for arg in sub.get_arguments().filter(|a| !a.is_hide_set() && !a.is_global_set()) {
+        for arg in sub
+            .get_arguments()
+            .filter(|a| !a.is_hide_set() && !a.is_global_set())
+        {
             if let Some(long) = arg.get_long() {
                 usage.push(roman(" ["));
                 usage.push(bold(format!("--{long}")));
                 if arg.get_action().takes_values() {
-                    let names = arg.get_value_names().map(|v| v.join(" ")).unwrap_or_default();
+                    let names = arg
+                        .get_value_names()
+                        .map(|v| v.join(" "))
+                        .unwrap_or_default();
                     usage.push(roman(" "));
                     usage.push(italic(names));
                 }
@@ -121,11 +136,17 @@ fn commands(roff: &mut Roff, cmd: &clap::Command) {
             .map(|s| s.to_string())
             .unwrap_or_default();
         item(roff, usage, inlines(&about));
-        for arg in sub.get_arguments().filter(|a| !a.is_hide_set() && !a.is_global_set()) {
+        for arg in sub
+            .get_arguments()
+            .filter(|a| !a.is_hide_set() && !a.is_global_set())
+        {
             let Some(long) = arg.get_long() else { continue };
             let mut term = vec![bold(format!("--{long}"))];
             if arg.get_action().takes_values() {
-                let names = arg.get_value_names().map(|v| v.join(" ")).unwrap_or_default();
+                let names = arg
+                    .get_value_names()
+                    .map(|v| v.join(" "))
+                    .unwrap_or_default();
                 term.push(roman(" "));
                 term.push(italic(names));
             }
@@ -165,12 +186,7 @@ fn configuration(roff: &mut Roff) {
          settings, in `config record` for records) and its default."
     )));
     for s in SETTINGS {
-        let term = vec![
-            bold(s.key),
-            roman(" (UCI "),
-            bold(s.uci),
-            roman(")"),
-        ];
+        let term = vec![bold(s.key), roman(" (UCI "), bold(s.uci), roman(")")];
         let mut text = inlines(s.help);
         text.push(roman(range(&s.kind)));
         text.push(roman(" Default: "));

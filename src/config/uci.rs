@@ -61,7 +61,9 @@ pub fn looks_like_uci(text: &str) -> bool {
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .is_some_and(|l| {
             let word = l.split_whitespace().next().unwrap_or("");
-            (word == "config" || word == "package") && !l.contains('=')
+            // uci also takes the one-letter forms.
+            let short = matches!(word, "c" | "p") && l.split_whitespace().nth(1).is_some();
+            (word == "config" || word == "package" || short) && !l.contains('=')
         })
 }
 
@@ -1056,6 +1058,10 @@ config interface 'vpn'
         assert!(!looks_like_uci("state_dir = \"/x\"\n[[record]]\n"));
         assert!(!looks_like_uci("config = 1\n"));
         assert!(!looks_like_uci(""));
+        assert!(looks_like_uci("c record 'a'\n"));
+        assert!(looks_like_uci("# x\np dynhost\n"));
+        assert!(!looks_like_uci("c = 1\n"));
+        assert!(!looks_like_uci("c\n"));
     }
 
     #[test]

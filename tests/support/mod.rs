@@ -7,11 +7,13 @@
 //! - `scene`: the usual stage (an interface, a provider, a config) and its first round.
 //! - `hooks`: the contrib/ hooks run as their callers run them, the fake dynhost's log.
 //! - `repo`: paths into the repository, and the system tools tests need.
+//! - `openwrt/`: the OpenWrt package installed into a scratch root, run under stand-ins.
 #![allow(dead_code)]
 
 pub mod agent;
 pub mod hooks;
 pub mod netns;
+pub mod openwrt;
 pub mod provider;
 pub mod repo;
 pub mod scene;

@@ -585,18 +585,21 @@ fn openwrt_makefile_builds_with_our_profile_and_installs_the_package() {
     let build = dir.join("build/dynhost-dev");
     let ipkg = dir.join("ipkg-install");
     let path = format!("{}:{}", fakebin.display(), std::env::var("PATH").unwrap());
+    // A source tree of its own: the build writes into it (target-host/, .source_dir).
+    let tree = dir.join("dynhost-src");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::copy(root().join("Cargo.toml"), tree.join("Cargo.toml")).unwrap();
     let vars: &[(&str, &Path)] = &[
-        ("USE_SOURCE_DIR", &root()),
+        ("USE_SOURCE_DIR", &tree),
         ("PKG_BUILD_DIR", &build),
         ("PKG_INSTALL_DIR", &ipkg),
     ];
     support::openwrt::make(&dir, vars, "prepare", &[("PATH", &path)]);
     assert_eq!(
         std::fs::read_link(&build).unwrap(),
-        root(),
+        tree,
         "USE_SOURCE_DIR links the build directory to the tree"
     );
-    std::fs::remove_file(root().join(".source_dir")).ok();
     support::openwrt::make(&dir, vars, "compile", &[("PATH", &path)]);
     let log = std::fs::read_to_string(&log).unwrap();
     let calls: Vec<&str> = log.split("cargo [").skip(1).collect();

@@ -108,6 +108,24 @@ pub fn parse(text: &str) -> (Vec<Section>, Vec<Problem>) {
             r.problems.push(p);
         }
     }
+    // A problem found at a byte inside a multi-byte character covers the character.
+    let floor = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let ceil = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i += 1;
+        }
+        i
+    };
+    for (span, _) in &mut r.problems {
+        *span = floor(span.start)..ceil(span.end.max(span.start));
+    }
     (r.sections, r.problems)
 }
 
@@ -1028,6 +1046,12 @@ config interface 'vpn'
             ("package 'my pkg'\nconfig r\n", "config r\n", &[1]),
             ("config r\n\tfrobnicate 1\n", "config r\n", &[2]),
             ("config r\n\toption a b\0c\n", "", &[2]),
+            // A problem at the end of a multi-byte character (found by tests/properties.rs).
+            (
+                "config record\n\toption hostname '''\n\u{10ec2}",
+                "config record\n",
+                &[3],
+            ),
         ];
         for (text, want, want_lines) in cases {
             let (sections, problems) = parse(text);

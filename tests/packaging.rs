@@ -979,6 +979,49 @@ fn openwrt_hotplug_asks_for_a_rescan_when_the_daemon_follows_another_device() {
     assert_eq!(std::fs::read_to_string(&initlog).unwrap(), "enabled\n");
 }
 
+/// config_load goes through `uci -S -n export`, as on OpenWrt: list options fill the
+/// _ITEMn/_LENGTH variables and the joined one, anonymous sections get uci's names, and a
+/// second config_load forgets the first one's lists.
+#[test]
+fn openwrt_config_load_reads_through_uci_export_with_list_variables() {
+    let r = Router::new("config-load");
+    r.write_config(
+        "network",
+        "config device\n\toption name 'br-lan'\n\tlist ports 'lan1'\n\tlist ports 'lan 2'\n\n\
+         config interface 'lan'\n\toption device 'br-lan'\n",
+    );
+    r.write_config("empty", "config x 'y'\n");
+    let script = format!(
+        ". {}/functions.sh; config_load network; \
+         s=${{CONFIG_SECTIONS%% *}}; \
+         config_get n \"$s\" ports_LENGTH; config_get a \"$s\" ports_ITEM1; config_get b \"$s\" ports_ITEM2; \
+         config_get all \"$s\" ports; config_get t \"$s\" TYPE; \
+         printf '%s|%s|%s|%s|%s|%s|%s\\n' \"$s\" \"$t\" \"$n\" \"$a\" \"$b\" \"$all\" \"$CONFIG_SECTIONS\"; \
+         each() {{ printf '[%s]' \"$1\"; }}; config_list_foreach \"$s\" ports each; echo; \
+         config_load empty; config_get n \"$s\" ports_LENGTH; echo \"after: [$n] $CONFIG_SECTIONS\"",
+        openwrt_standin("").display()
+    );
+    let mut cmd = Command::new(busybox());
+    cmd.args(["ash", "-c", &script]);
+    r.env(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let o = outputs(&out).0;
+    let lines: Vec<&str> = o.lines().collect();
+    let name = lines[0].split('|').next().unwrap();
+    assert!(
+        name.starts_with("cfg02") && name.len() == 9,
+        "uci's name for the anonymous section: {o}"
+    );
+    assert_eq!(
+        lines[0],
+        format!("{name}|device|2|lan1|lan 2|lan1 lan 2|{name} lan"),
+        "{o}"
+    );
+    assert_eq!(lines[1], "[lan1][lan 2]");
+    assert_eq!(lines[2], "after: [] y");
+}
+
 /// The scripts' guess of a logical interface's device (dynhost.sh) and dynhost's own
 /// (src/config/uci.rs) agree, interface by interface.
 #[test]

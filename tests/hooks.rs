@@ -8,7 +8,6 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -18,7 +17,8 @@ use support::hooks::{
     run_hook, run_hook_to_end,
 };
 use support::netns::{in_netns, ppp};
-use support::repo::{contrib, openwrt_standin};
+use support::openwrt::Router;
+use support::repo::contrib;
 use support::scene::Scene;
 
 // ---- PPP ------------------------------------------------------------------------------
@@ -182,7 +182,13 @@ fn ppp_hooks_called_from_debian_ip_up_local_with_one_word_still_work() {
 #[test]
 fn no_hook_waits_for_dynhost() {
     let dir = Scratch::new("slow");
-    let uci = uci_fixture(&dir);
+    // The OpenWrt package installed, a record on wan, the service enabled.
+    let router = Router::new("slow-openwrt");
+    router.write_config(
+        "dynhost",
+        "config record 'home'\n\toption hostname 'home.example.com'\n\toption interface 'wan'\n",
+    );
+    router.init("enable");
     let mut runs = Vec::new();
     for shell in SHELLS {
         let mut cases: Vec<(String, Command)> = Vec::new();
@@ -213,12 +219,18 @@ fn no_hook_waits_for_dynhost() {
             .env("interface", "eth0")
             .env("new_ip_address", "203.0.113.20");
         cases.push(("dhcpcd".into(), c));
-        let mut c = shell.script(&openwrt_standin("hotplug-call"));
-        c.arg(contrib("openwrt/files/dynhost.hotplug"))
-            .env("UCI_CONFIG_DIR", &uci)
-            .env("ACTION", "ifup")
-            .env("INTERFACE", "wan")
-            .env("DEVICE", "pppoe-wan");
+        let shell_name = match shell {
+            Shell::Ash => "ash",
+            Shell::Sh => "sh",
+        };
+        let c = router.hotplug(
+            shell_name,
+            &[
+                ("ACTION", "ifup"),
+                ("INTERFACE", "wan"),
+                ("DEVICE", "pppoe-wan"),
+            ],
+        );
         cases.push(("openwrt hotplug".into(), c));
         for (name, mut cmd) in cases {
             let what = format!("{name} under {shell:?}");
@@ -398,85 +410,8 @@ fn udhcpc_hook_acts_on_bound_and_renew_with_the_leased_address() {
 
 // ---- OpenWrt hotplug --------------------------------------------------------------------------
 
-/// /etc/config/dynhost for the hotplug and init tests: wan (logical) and eth0.2 (a device)
-/// are followed by enabled records; lan only by a disabled one.
-fn uci_fixture(dir: &Scratch) -> PathBuf {
-    let uci = dir.join("uci");
-    std::fs::create_dir_all(&uci).unwrap();
-    std::fs::write(
-        uci.join("dynhost"),
-        "config dynhost 'global'\n\
-         \toption debounce '1s'\n\n\
-         config record 'home'\n\
-         \toption enabled '1'\n\
-         \toption hostname 'home.example.com'\n\
-         \toption interface 'wan'\n\n\
-         config record 'office'\n\
-         \toption enabled '0'\n\
-         \toption hostname 'office.example.com'\n\
-         \toption interface 'lan'\n\n\
-         config record\n\
-         \toption hostname 'vlan.example.com'\n\
-         \toption interface 'eth0.2'\n",
-    )
-    .unwrap();
-    uci
-}
-
-#[test]
-fn openwrt_hotplug_updates_followed_interfaces_on_ifup_and_ifupdate_only() {
-    let dir = Scratch::new("hotplug");
-    let uci = uci_fixture(&dir);
-    let empty = dir.join("empty");
-    std::fs::create_dir_all(&empty).unwrap();
-    let up = |dev: &str| Some(format!("[-q] [update] [--interface] [{dev}]"));
-    for shell in SHELLS {
-        for (n, (action, interface, device, config_dir, expect)) in [
-            ("ifup", "wan", Some("pppoe-wan"), &uci, up("pppoe-wan")),
-            ("ifupdate", "wan", Some("pppoe-wan"), &uci, up("pppoe-wan")),
-            // Followed by its device name, whatever netifd calls the interface.
-            ("ifup", "vlan", Some("eth0.2"), &uci, up("eth0.2")),
-            ("ifdown", "wan", None, &uci, None),
-            // netifd sets DEVICE only for ifup and ifupdate; the action decides anyway.
-            ("ifdown", "wan", Some("pppoe-wan"), &uci, None),
-            ("ifup-failed", "wan", None, &uci, None),
-            ("iflink", "wan", Some("pppoe-wan"), &uci, None),
-            ("ifup", "lan", Some("br-lan"), &uci, None),
-            ("ifup", "guest", Some("br-guest"), &uci, None),
-            ("ifup", "wan", Some("pppoe-wan"), &empty, None),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let what =
-                format!("hotplug {action} {interface} {device:?} (case {n}) under {shell:?}");
-            let log = dir.join(&format!("calls-{n}-{shell:?}"));
-            let mut cmd = shell.script(&openwrt_standin("hotplug-call"));
-            cmd.arg(contrib("openwrt/files/dynhost.hotplug"))
-                .env("UCI_CONFIG_DIR", config_dir)
-                .env("ACTION", action)
-                .env("INTERFACE", interface)
-                .env("HOTPLUG_TYPE", "iface");
-            if let Some(d) = device {
-                cmd.env("DEVICE", d);
-            }
-            redirect(&mut cmd, None, &log, false);
-            run_hook_to_end(cmd, &what);
-            let got = calls(&log);
-            match &expect {
-                Some(argv) => {
-                    assert_eq!(got.len(), 1, "{what}: {got:?}");
-                    assert_eq!(&got[0].argv, argv, "{what}");
-                    assert_eq!(
-                        got[0].config, "/etc/config/dynhost",
-                        "{what}: dynhost reads the UCI file the script looked at"
-                    );
-                }
-                None => assert_eq!(got, vec![], "{what}"),
-            }
-        }
-    }
-}
+// The OpenWrt hotplug script is tested as installed by the package, under the stand-ins
+// of hotplug-call and rc.common: tests/packaging.rs, `openwrt_hotplug_*`.
 
 #[test]
 fn hooks_that_are_executed_are_executable() {

@@ -32,6 +32,12 @@ pub trait Files {
     fn network(&self, config: &Path) -> Option<String>;
     /// The modification time of `path`, in Unix seconds.
     fn modified(&self, path: &Path) -> Option<u64>;
+    /// The layer-3 device netifd gives OpenWrt logical interface `name` (`l3_device` in
+    /// `ubus call network.interface.NAME status`), or why there is none.
+    fn l3_device(&self, name: &str) -> Result<String, String> {
+        let _ = name;
+        Err("netifd is not asked".into())
+    }
 }
 
 /// The real filesystem and environment.
@@ -77,6 +83,77 @@ impl Files for System {
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_secs())
+    }
+
+    fn l3_device(&self, name: &str) -> Result<String, String> {
+        netifd_l3_device(name)
+    }
+}
+
+/// Asks netifd through `ubus` (OpenWrt), in bounded time and memory.
+fn netifd_l3_device(name: &str) -> Result<String, String> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    // An interface name is a UCI section name; anything else is not netifd's.
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(format!("{name:?} is not a netifd interface name"));
+    }
+    let object = format!("network.interface.{name}");
+    let mut child = Command::new("ubus")
+        .args(["-t", "3", "call", &object, "status"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run ubus ({e}): netifd was not asked"))?;
+    let mut out = Vec::new();
+    let read = child
+        .stdout
+        .take()
+        .map(|s| s.take(64 * 1024).read_to_end(&mut out));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    match (status, read) {
+        (Some(st), Some(Ok(_))) if st.success() => {}
+        (Some(_), _) => return Err(format!("netifd does not know interface {name:?}")),
+        (None, _) => return Err("ubus did not answer within 5 s".into()),
+    }
+    let text = String::from_utf8_lossy(&out);
+    match json_string(&text, "l3_device") {
+        Some(dev) if super::checks::check_interface(&dev).is_ok() => Ok(dev),
+        Some(dev) => Err(format!(
+            "netifd reported {dev:?}, which is not a device name"
+        )),
+        None => Err(format!(
+            "netifd reports no device for {name:?} (it is down)"
+        )),
+    }
+}
+
+/// The string value of `"key": "..."` in a JSON text (ubus's answer), if any.
+fn json_string(text: &str, key: &str) -> Option<String> {
+    let quoted = format!("\"{key}\"");
+    let rest = text[text.find(&quoted)? + quoted.len()..].trim_start();
+    let rest = rest.strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    loop {
+        match chars.next()? {
+            '"' => return Some(out),
+            '\\' => out.push(chars.next()?),
+            c => out.push(c),
+        }
     }
 }
 
@@ -149,4 +226,25 @@ pub(super) fn read_password_file(path: &Path) -> Result<(Secret, Option<String>)
         })
     });
     Ok((Secret::new(text), warning))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_string;
+
+    #[test]
+    fn l3_device_from_ubus_answers() {
+        let up = "{\n\t\"up\": true,\n\t\"l3_device\": \"pppoe-wan\",\n\t\"device\": \"wan\"\n}";
+        assert_eq!(json_string(up, "l3_device").as_deref(), Some("pppoe-wan"));
+        assert_eq!(json_string(up, "device").as_deref(), Some("wan"));
+        for (text, want) in [
+            ("{ \"up\": false, \"device\": \"wan\" }", None),
+            ("{\"l3_device\":\"a\\\"b\"}", Some("a\"b")),
+            ("{\"l3_device\": 5}", None),
+            ("{\"l3_device\": \"unterminated", None),
+            ("", None),
+        ] {
+            assert_eq!(json_string(text, "l3_device").as_deref(), want, "{text:?}");
+        }
+    }
 }

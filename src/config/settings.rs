@@ -195,7 +195,9 @@ pub fn doc_default(s: &Setting) -> String {
 }
 
 /// How the README shows a range.
-fn doc_range(kind: &Kind) -> String {
+/// How the README and the man page show a range (with backquotes for the README's
+/// Markdown; the man page's renderer takes them as code).
+pub fn doc_range(kind: &Kind) -> String {
     match kind {
         Kind::Duration { min, max } => format!(
             " (`{}` to `{}`)",

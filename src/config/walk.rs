@@ -49,7 +49,11 @@ pub fn read(text: &str, path: Option<&Path>, files: &dyn Files) -> Result<Loaded
             .map(|n| uci::parse(&n).0)
             .unwrap_or_default();
         let mut aliases = Vec::new();
-        let (root, problems) = uci::to_table(&sections, &network, &mut aliases);
+        let netifd = |name: &str| files.l3_device(name);
+        let mut notes = Vec::new();
+        let (root, problems) =
+            uci::to_table_asking(&sections, &network, &netifd, &mut aliases, &mut notes);
+        w.warnings.extend(notes);
         for (span, msg) in syntax.into_iter().chain(problems) {
             w.problem(span, "", msg);
         }

@@ -227,8 +227,10 @@ pub fn device_of(target: &Target, interface: &str) -> String {
         .path
         .parent()
         .and_then(|d| read_bounded(&d.join("network"), MAX_CONFIG).ok().flatten());
+    // A device netifd names itself (qmi, mbim...) cannot be guessed: keep the name.
     network
         .and_then(|n| uci::device_of(&uci::parse(&n).0, interface))
+        .and_then(Result::ok)
         .unwrap_or_else(|| interface.to_string())
 }
 

@@ -9,6 +9,7 @@
 //! - `repo`: paths into the repository, and the system tools tests need.
 //! - `clock`: stepping the wall clock (as NTP does at boot).
 //! - `bind`: real BIND servers (authoritative and recursive) for the DNS checks.
+//! - `openwrt/`: the OpenWrt package installed into a scratch root, run under stand-ins.
 #![allow(dead_code)]
 
 pub mod agent;
@@ -18,6 +19,7 @@ pub mod hooks;
 pub mod hostile;
 pub mod miniupnpd;
 pub mod netns;
+pub mod openwrt;
 pub mod ovh_api;
 pub mod provider;
 pub mod repo;

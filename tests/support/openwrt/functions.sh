@@ -1,85 +1,153 @@
 # shellcheck shell=sh
-# Stand-in for OpenWrt's /lib/functions.sh in the tests: the UCI part that dynhost's
-# init and hotplug scripts use (config_load, config_get, config_get_bool, config_foreach).
+# Stand-in for OpenWrt's /lib/functions.sh (with /lib/config/uci.sh's uci_load) in the
+# tests: the UCI part that dynhost's scripts use.
 #
-# Like the real one, config_load evaluates the package as `config`, `option` and `list`
-# calls (the real one evaluates `uci export`, which has the same syntax). It reads
-# $UCI_CONFIG_DIR/PACKAGE (default /etc/config, as uci does); a missing package loads no
-# section. Values live in CONFIG_<section>_<option> variables, as in the real one.
+# As on OpenWrt, config_load runs `uci -S -n export PACKAGE` (the uci stand-in next to
+# this file, in $OPENWRT_STANDIN) and evaluates its output as `config`, `option` and
+# `list` calls: sections are what uci reads, anonymous ones named cfgNNHHHH, values in
+# CONFIG_<section>_<option>, list items also in _ITEM<n> and _LENGTH, and the state of
+# the previous config_load cleared first. A missing package loads no section and
+# returns non-zero. Unlike the real file it does not `export -n` (dash has no -n); the
+# variables stay in the shell all the same.
 
-CONFIG_SECTIONS=
-CONFIG_NUM_SECTIONS=0
-CONFIG_SECTION=
+LOAD_STATE=1
+LIST_SEP=" "
 
-package() { :; }
+append() {
+	_var=$1
+	_value=$2
+	_sep=${3:- }
+	eval "$_var=\${$_var:+\${$_var}\${_value:+\$_sep}}\$_value"
+}
+
+list_contains() {
+	eval "_val=\" \${$1} \""
+	# shellcheck disable=SC2154 # set by the eval above
+	[ "${_val%% "$2" *}" != "$_val" ]
+}
+
+reset_cb() {
+	config_cb() { return 0; }
+	option_cb() { return 0; }
+	list_cb() { return 0; }
+}
+reset_cb
+
+package() { return 0; }
 
 config() {
 	CONFIG_NUM_SECTIONS=$((CONFIG_NUM_SECTIONS + 1))
-	CONFIG_SECTION=${2:-cfg$CONFIG_NUM_SECTIONS}
-	CONFIG_SECTIONS="${CONFIG_SECTIONS:+$CONFIG_SECTIONS }$CONFIG_SECTION"
+	_name=${2:-cfg$CONFIG_NUM_SECTIONS}
+	append CONFIG_SECTIONS "$_name"
+	CONFIG_SECTION=$_name
 	config_set "$CONFIG_SECTION" TYPE "$1"
+	[ -n "${NO_CALLBACK:-}" ] || config_cb "$1" "$_name"
 }
 
 option() {
-	config_set "$CONFIG_SECTION" "$1" "$2"
+	_varname=$1
+	shift
+	config_set "$CONFIG_SECTION" "$_varname" "$*"
+	[ -n "${NO_CALLBACK:-}" ] || option_cb "$_varname" "$*"
 }
 
 list() {
-	eval "_l=\${CONFIG_${CONFIG_SECTION}_$1:-}"
-	# shellcheck disable=SC2154 # set by the eval above
-	config_set "$CONFIG_SECTION" "$1" "${_l:+$_l }$2"
+	_varname=$1
+	shift
+	config_get _len "$CONFIG_SECTION" "${_varname}_LENGTH" 0
+	[ "$_len" = 0 ] && append CONFIG_LIST_STATE "${CONFIG_SECTION}_${_varname}"
+	_len=$((_len + 1))
+	config_set "$CONFIG_SECTION" "${_varname}_ITEM$_len" "$*"
+	config_set "$CONFIG_SECTION" "${_varname}_LENGTH" "$_len"
+	append "CONFIG_${CONFIG_SECTION}_${_varname}" "$*" "$LIST_SEP"
+	[ -n "${NO_CALLBACK:-}" ] || list_cb "$_varname" "$*"
 }
 
 config_set() {
-	case "$1$2" in
-		*[!A-Za-z0-9_]*) echo "functions.sh stand-in: bad name $1 $2" >&2; return 1 ;;
-	esac
-	eval "CONFIG_$1_$2=\$3"
+	eval "CONFIG_${1}_${2}=\$3"
 }
 
-config_load() {
-	for _s in $CONFIG_SECTIONS; do
-		unset "CONFIG_${_s}_TYPE"
+config_unset() {
+	config_set "$1" "$2" ""
+}
+
+uci_load() {
+	for _v in ${CONFIG_LIST_STATE:-}; do
+		eval "CONFIG_${_v}="
+		eval "CONFIG_${_v}_LENGTH="
 	done
+	CONFIG_LIST_STATE=
 	CONFIG_SECTIONS=
 	CONFIG_NUM_SECTIONS=0
 	CONFIG_SECTION=
-	_f="${UCI_CONFIG_DIR:-/etc/config}/$1"
-	[ -f "$_f" ] || return 1
-	# shellcheck source=/dev/null
-	. "$_f"
+	_data=$("${OPENWRT_STANDIN:?set OPENWRT_STANDIN to tests/support/openwrt}/uci" \
+		${UCI_CONFIG_DIR:+-c "$UCI_CONFIG_DIR"} ${LOAD_STATE:+-P /var/state} -S -n export "$1" 2>/dev/null)
+	_ret=$?
+	[ "$_ret" != 0 ] || [ -z "$_data" ] || eval "$_data"
+	unset _data
+	${CONFIG_SECTION:+config_cb}
+	return "$_ret"
+}
+
+config_load() {
+	[ -n "${IPKG_INSTROOT:-}" ] && return 0
+	uci_load "$@"
 }
 
 # config_get VAR SECTION OPTION [DEFAULT]  or  config_get SECTION OPTION (prints)
 config_get() {
 	case "$2${3:-$1}" in
-		*[!A-Za-z0-9_]*) return 0 ;;
+		*[!A-Za-z0-9_]*) : ;;
+		*)
+			case "${3:-}" in
+				"") eval echo "\"\${CONFIG_${1}_${2}:-\${4:-}}\"" ;;
+				*) eval "${1}=\${CONFIG_${2}_${3}:-\${4:-}}" ;;
+			esac
+			;;
 	esac
-	if [ -z "${3:-}" ]; then
-		eval "printf '%s\n' \"\${CONFIG_$1_$2:-}\""
-	else
-		eval "$1=\${CONFIG_$2_$3:-\${4:-}}"
-	fi
+}
+
+get_bool() {
+	case "$1" in
+		1 | on | true | yes | enabled) printf 1 ;;
+		0 | off | false | no | disabled) printf 0 ;;
+		*) printf '%s' "${2:-}" ;;
+	esac
 }
 
 config_get_bool() {
-	config_get _b "$2" "$3" "${4:-}"
-	case "$_b" in
-		1 | on | true | yes | enabled) _b=1 ;;
-		0 | off | false | no | disabled) _b=0 ;;
-		*) _b=${4:-} ;;
-	esac
-	eval "$1=\$_b"
+	config_get _tmp "$2" "$3" "${4:-}"
+	# shellcheck disable=SC2154 # set by config_get
+	_tmp=$(get_bool "$_tmp" "${4:-}")
+	eval "$1=\$_tmp"
 }
 
 config_foreach() {
-	_fn=$1
-	_type=$2
-	shift 2
-	_t=
-	for _sec in $CONFIG_SECTIONS; do
-		config_get _t "$_sec" TYPE
-		[ -n "$_type" ] && [ "$_t" != "$_type" ] && continue
-		"$_fn" "$_sec" "$@"
+	_function=$1
+	[ "$#" -ge 1 ] && shift
+	_type=${1:-}
+	[ "$#" -ge 1 ] && shift
+	[ -z "${CONFIG_SECTIONS:-}" ] && return 0
+	for _section in ${CONFIG_SECTIONS}; do
+		config_get _cfgtype "$_section" TYPE
+		# shellcheck disable=SC2154 # set by config_get
+		[ -n "$_type" ] && [ "x$_cfgtype" != "x$_type" ] && continue
+		eval "$_function \"\$_section\" \"\$@\""
+	done
+}
+
+config_list_foreach() {
+	[ "$#" -ge 3 ] || return 0
+	_lsection=$1
+	_loption=$2
+	_lfunction=$3
+	shift 3
+	config_get _llen "$_lsection" "${_loption}_LENGTH"
+	[ -z "$_llen" ] && return 0
+	_c=1
+	while [ "$_c" -le "$_llen" ]; do
+		config_get _lval "$_lsection" "${_loption}_ITEM$_c"
+		eval "$_lfunction \"\$_lval\" \"\$@\""
+		_c=$((_c + 1))
 	done
 }

@@ -1,8 +1,32 @@
 # Stand-in for the packages feed's lang/rust/rust-package.mk in the tests: the same
-# RustBinPackage (a default install of bin/* unless the package has its own) and
-# RUST_ARCH_DEPENDS as rust-values.mk sets it.
-RUST_ARCH_DEPENDS:=@(aarch64||arm||i386||loongarch64||mips||mips64||mips64el||mipsel||powerpc||powerpc64||riscv64||x86_64)
+# cargo command line and environment (CARGO_PKG_VARS, which packages append to), the
+# same RustBinPackage default install, and rust-values.mk next to it.
+RUST_INCLUDE_DIR:=$(dir $(lastword $(MAKEFILE_LIST)))
+include $(RUST_INCLUDE_DIR)/rust-values.mk
+
 RUST_PKG_LOCKED?=1
+
+CARGO_PKG_VARS= \
+	$(CARGO_PKG_CONFIG_VARS) \
+	CC=$(HOSTCC_NOCACHE) \
+	MAKEFLAGS="$(PKG_JOBS)"
+
+CARGO_PKG_ARGS=
+ifeq ($(strip $(RUST_PKG_LOCKED)),1)
+  CARGO_PKG_ARGS+= --locked
+endif
+
+define Build/Compile/Cargo
+	+$(CARGO_PKG_VARS) \
+	cargo install -v \
+		--profile $(CARGO_PKG_PROFILE) \
+		$(if $(strip $(RUST_PKG_FEATURES)),--features "$(strip $(RUST_PKG_FEATURES))") \
+		--root $(PKG_INSTALL_DIR) \
+		--path "$(PKG_BUILD_DIR)/$(if $(strip $(1)),$(strip $(1)),$(strip $(MAKE_PATH)))" \
+		$(if $(filter --jobserver%,$(PKG_JOBS)),,-j1) \
+		$(CARGO_PKG_ARGS) \
+		$(2)
+endef
 
 define RustBinPackage
   ifndef Package/$(1)/install
@@ -12,3 +36,5 @@ define RustBinPackage
     endef
   endif
 endef
+
+Build/Compile=$(call Build/Compile/Cargo)

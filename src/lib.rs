@@ -19,9 +19,16 @@
 //!   [`control`] (the daemon's Unix socket: pure protocol plus socket) to the engine.
 //! - [`config`]: the one settings table, the TOML and UCI readers (pure but for the
 //!   file I/O of `config::files`), `check`'s restatement.
-//! - [`app`]: the use cases (`run`, `update`, `check`, `status`) and the exit codes;
-//!   [`cli`] parses arguments; `main.rs` only wires.
-//! - [`logging`], [`notify`] (systemd readiness), [`secret`], [`duration`], [`model`].
+//! - [`source`] and [`gateway`]: addresses from outside the kernel, for a host behind
+//!   another router (NAT-PMP, PCP, UPnP IGD, web echo services); the engine treats
+//!   them as it treats netlink (`engine::sources`).
+//! - [`verify`]: what the zone's authoritative servers answer, and what that means for
+//!   the published address (`engine::verify` schedules the checks).
+//! - [`ovh`] and [`setup`]: the OVH API client and `dynhost setup`.
+//! - [`app`]: the use cases (`run`, `update`, `check`, `status`, `verify`) and the exit
+//!   codes; [`cli`] parses arguments; `main.rs` only wires.
+//! - [`logging`], [`notify`] (systemd readiness), [`clock`] (clock-set events),
+//!   [`bounded`] (every file read), [`secret`], [`duration`], [`model`].
 
 pub mod app;
 pub mod bounded;

@@ -1708,7 +1708,14 @@ fn debian_root_hooks_leave_the_state_to_the_daemons_dynamic_user() {
             "{text}\n{}",
             agent.log()
         );
-        assert!(!agent.log().contains("cannot"), "{}", agent.log());
+        // Nothing went wrong as that user: no warning, no error (the DNS check finds no
+        // server here and says so at INFO; that is not this test's business).
+        let log = agent.log();
+        let bad: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+            .collect();
+        assert!(bad.is_empty(), "{bad:#?}\n{log}");
         assert!(agent.stop().success());
         let m = std::fs::metadata(state.join("state")).unwrap();
         assert_eq!(m.uid(), DYNAMIC_UID);

@@ -66,6 +66,24 @@ fn local(protocol: Protocol, what: String) -> impl FnOnce(std::io::Error) -> Gat
     }
 }
 
+/// The next datagram before `deadline`, or `None` once it passes (or the socket fails,
+/// which ends this wave like silence would).
+async fn recv_until(
+    sock: &UdpSocket,
+    deadline: Instant,
+    buf: &mut [u8],
+    protocol: Protocol,
+) -> Option<(usize, SocketAddr)> {
+    match tokio::time::timeout_at(deadline, sock.recv_from(buf)).await {
+        Ok(Ok(got)) => Some(got),
+        Ok(Err(e)) => {
+            debug!("{protocol}: receiving failed: {e}");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
 /// Sends `packet` to `to` on the `waits` schedule and returns the first datagram from
 /// exactly `to` that `judge` accepts. `judge` returns `Ok(None)` for a datagram to
 /// ignore; a malformed one is remembered and waiting goes on; any other error is the
@@ -86,17 +104,7 @@ async fn exchange<T>(
             .await
             .map_err(local(protocol, format!("cannot send to {to}")))?;
         let deadline = Instant::now() + *wait;
-        loop {
-            let Ok(got) = tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await else {
-                break;
-            };
-            let (n, from) = match got {
-                Ok(r) => r,
-                Err(e) => {
-                    debug!("{protocol}: receiving from {to} failed: {e}");
-                    break;
-                }
-            };
+        while let Some((n, from)) = recv_until(sock, deadline, &mut buf, protocol).await {
             if from != SocketAddr::V4(to) {
                 debug!("{protocol}: ignored a datagram from {from}, expecting {to}");
                 stray.get_or_insert(from);
@@ -300,17 +308,7 @@ async fn discover(interface_addr: Ipv4Addr, gateway: Ipv4Addr) -> Result<Url, Ga
                 ))?;
         }
         let deadline = Instant::now() + wait;
-        loop {
-            let Ok(got) = tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await else {
-                break;
-            };
-            let (n, from) = match got {
-                Ok(r) => r,
-                Err(e) => {
-                    debug!("UPnP: receiving SSDP answers failed: {e}");
-                    break;
-                }
-            };
+        while let Some((n, from)) = recv_until(&sock, deadline, &mut buf, p).await {
             if from.ip() != IpAddr::V4(gateway) {
                 debug!("UPnP: ignored an SSDP answer from {from}, not the gateway");
                 continue;

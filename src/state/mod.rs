@@ -23,14 +23,9 @@ pub fn wall_now() -> u64 {
 /// The last second of year 9999: later stamps are damage, not dates.
 const LAST_DATE: u64 = 253_402_300_799;
 
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
-pub fn rfc3339(secs: u64) -> String {
-    if secs > LAST_DATE {
-        return format!("(invalid time {secs})");
-    }
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
+/// Days since 1970-01-01 as (year, month 1–12, day 1–31), proleptic Gregorian
+/// (Howard Hinnant's `civil_from_days`).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -39,7 +34,16 @@ pub fn rfc3339(secs: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    (yoe + era * 400 + i64::from(m <= 2), m as u32, d as u32)
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
+pub fn rfc3339(secs: u64) -> String {
+    if secs > LAST_DATE {
+        return format!("(invalid time {secs})");
+    }
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,

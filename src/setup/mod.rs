@@ -2,15 +2,29 @@
 //! API. From API credentials to a DynHost login, a DynHost record holding the address
 //! the daemon would publish now, the password file and the config record, checked.
 //!
+//! - [`flow`]: `setup` itself, in order: local checks, the reads, the plan; then
+//!   [`execute`] makes the changes and [`report`] checks the config and says what
+//!   was done (or, in a dry run, what would be).
 //! - [`plan`] (pure): what to change, every refusal decided before anything changes.
-//! - [`rules`] (pure): the API rights setup needs (`--request-token`, docs/setup.md).
+//! - [`api`]: the OVH API as setup uses it (dry-run aware) and the answers' shapes.
+//! - [`progress`]: what exists after a failure half-way, and what is left.
 //! - [`files`]: the password file and the config edit, atomic and validated.
-//! - [`flow`]: the calls, in order, with what exists after a failure half-way.
+//! - [`token`], [`list`], [`remove`]: the `--request-token`, `--list` and `--remove`
+//!   modes; [`rules`] (pure) holds the API rights setup needs (docs/setup.md).
+//! - [`error`]: [`Failure`], why setup stopped, and its exit codes.
 
+pub mod api;
+pub mod error;
+pub mod execute;
 pub mod files;
 pub mod flow;
+pub mod list;
 pub mod plan;
+pub mod progress;
+pub mod remove;
+pub mod report;
 pub mod rules;
+pub mod token;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -20,7 +34,7 @@ use clap::{ArgAction, Args};
 use crate::config::check_hostname;
 use crate::request::{Checked, parse_interface as interface, parse_ip as publishable_ip};
 
-pub use flow::Failure;
+pub use error::Failure;
 
 #[derive(Args, Debug, Clone)]
 #[command(
@@ -123,11 +137,11 @@ pub async fn run(
     dry_run: bool,
 ) -> Result<(), Failure> {
     if args.request_token {
-        flow::request_token(args, dry_run).await
+        token::request_token(args, dry_run).await
     } else if args.list {
-        flow::list(args).await
+        list::list(args).await
     } else if args.remove {
-        flow::remove(args, config, given, dry_run).await
+        remove::remove(args, config, given, dry_run).await
     } else {
         flow::setup(args, config, given, dry_run).await
     }

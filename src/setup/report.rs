@@ -1,0 +1,96 @@
+//! The end of a run: `dynhost check` on the config as it is now, what was done and what
+//! to do next; or, in a dry run, the config as it would be and what would change.
+
+use super::Failure;
+use super::files::{self, PasswordRef, RecordSpec, Target};
+use super::plan::{Action, Plan};
+use super::progress::{Names, done_text};
+use crate::config;
+
+/// Step 7: `dynhost check` on the file as it is now.
+pub(super) fn check(target: &Target) -> Result<String, Failure> {
+    let loaded = config::load(&target.path).map_err(|e| Failure::Config(e.to_string()))?;
+    for w in &loaded.warnings {
+        println!("warning: {w}");
+    }
+    crate::provider::HttpPublisher::new(&loaded.config.provider).map_err(Failure::Config)?;
+    let c = &loaded.config;
+    Ok(format!(
+        "check: {}: OK, {} record(s), {} enabled",
+        target.path.display(),
+        c.records.len(),
+        c.records.iter().filter(|r| r.enabled).count()
+    ))
+}
+
+pub(super) fn report(plan: &Plan, n: &Names, target: &Target, spec: &RecordSpec, checked: &str) {
+    if plan.actions.is_empty() {
+        println!("dynhost setup: {}: nothing to change", n.hostname);
+        for u in &plan.unchanged {
+            println!("  {u}");
+        }
+    } else {
+        println!("dynhost setup: {}: done", n.hostname);
+        for a in &plan.actions {
+            println!("  {}", done_text(a, n));
+        }
+    }
+    for note in &plan.notes {
+        println!("note: {note}");
+    }
+    println!("{checked}");
+    if plan.actions.is_empty() {
+        return;
+    }
+    match target.format {
+        files::Format::Uci => println!(
+            "next: /etc/init.d/dynhost reload (or start) so that the daemon takes the record"
+        ),
+        files::Format::Toml => println!(
+            "next: if dynhost runs, reload it (systemctl reload dynhost, or send it SIGHUP); \
+             otherwise start it (systemctl enable --now dynhost, or dynhost run)"
+        ),
+    }
+    let in_config = files::password_file_in_config(target, &spec.password_file);
+    if target.format == files::Format::Toml && !in_config.contains('/') {
+        println!(
+            "  with the systemd unit from contrib/systemd, hand it the password: systemctl \
+             edit dynhost, and under [Service] add LoadCredential={in_config}:{}",
+            spec.password_file.display()
+        );
+    }
+}
+
+/// The end of a dry run: the checked config as it would be, and what would change.
+pub(super) fn dry_run_summary(
+    plan: &Plan,
+    n: &Names,
+    target: &Target,
+    spec: &RecordSpec,
+) -> Result<(), Failure> {
+    for note in &plan.notes {
+        println!("note: {note}");
+    }
+    if plan.actions.contains(&Action::AddToConfig) {
+        let text = files::with_record(target, spec, PasswordRef::Placeholder);
+        files::validate(target, &text).map_err(Failure::Config)?;
+        println!(
+            "check (the config as it would be): {}: OK",
+            target.path.display()
+        );
+    } else {
+        println!("{}", check(target)?);
+    }
+    if plan.actions.is_empty() {
+        println!("dry run: {}: nothing to change", n.hostname);
+        for u in &plan.unchanged {
+            println!("  {u}");
+        }
+    } else {
+        println!(
+            "dry run: nothing was changed; setup would make {} change(s)",
+            plan.actions.len()
+        );
+    }
+    Ok(())
+}

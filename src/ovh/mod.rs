@@ -3,12 +3,19 @@
 //! - [`sign`] (pure): the request signature and the clock delta.
 //! - [`credentials`] (pure parsing, thin reading): application key, secret and consumer
 //!   key, or an OAuth2 client, found the way OVH's own clients find them.
-//! - [`api`] (thin edge): the signed or bearer-authenticated HTTPS client and its closed
-//!   set of errors.
+//! - [`api`] (thin edge): the signed or bearer-authenticated HTTPS client.
+//! - [`call`] (pure): a call's method, retry rule and bounds, and its dry-run text.
+//! - [`answer`]: an answer read within bounds, then classified (pure).
+//! - [`error`]: the closed set of errors, each naming its fix.
 
+pub mod answer;
 pub mod api;
+pub mod call;
 pub mod credentials;
+pub mod error;
 pub mod sign;
 
-pub use api::{ApiError, Client, Method, Retry};
+pub use api::Client;
+pub use call::{Method, Retry};
 pub use credentials::{Auth, Credentials, Endpoint};
+pub use error::ApiError;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::Failure;
 use super::plan::{DynRecord, Login, ZoneRecord};
 use crate::model::Family;
-use crate::ovh::api::describe;
+use crate::ovh::call::describe;
 use crate::ovh::{ApiError, Client, Method, Retry};
 
 /// Lists longer than this are refused: a zone's DynHost entries for one name are few.

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::api::{printable, unexpected};
 use super::flow::load_credentials;
 use super::{Failure, SetupArgs, rules};
-use crate::ovh::api::describe;
+use crate::ovh::call::describe;
 use crate::ovh::{Auth, Client, Method, Retry};
 
 /// `--request-token [--zone Z]`: a consumer key with exactly the rights setup needs.

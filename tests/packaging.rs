@@ -1023,7 +1023,7 @@ fn openwrt_config_load_reads_through_uci_export_with_list_variables() {
 }
 
 /// The scripts' guess of a logical interface's device (dynhost.sh) and dynhost's own
-/// (src/config/uci.rs) agree, interface by interface.
+/// (src/config/uci/network.rs) agree, interface by interface.
 #[test]
 fn openwrt_shell_and_dynhost_guess_the_same_devices() {
     let r = Router::new("guess");

@@ -5,14 +5,17 @@
 //! The engine never reads a clock, never sleeps and never touches a socket or a file,
 //! so every scenario can be replayed with made-up instants.
 //!
-//! The files follow the data path: [`debounce`] (hints become one deadline), the
-//! snapshot handled here (the dump), `crate::policy` (which address), `decide` (send,
-//! wait or throttle), `outcome` (the provider's answer), `slot` (what a slot remembers
-//! and reports), `tickets` (requests that wait for their round), [`backoff`].
+//! Here: the [`Engine`], its construction and reconfiguration, and what the driver reads
+//! from it (actions, the next timeout, the memory, reports). The other files follow the
+//! data path: `inputs` (every `handle_*`: hints, requests, the dump's snapshot),
+//! [`debounce`] (hints become one deadline), `crate::policy` (which address), `decide`
+//! (send, wait or throttle), `outcome` (the provider's answer), `slot` (what a slot
+//! remembers and reports), `tickets` (requests that wait for their round), [`backoff`].
 
 mod backoff;
 mod debounce;
 pub(crate) mod decide;
+mod inputs;
 pub(crate) mod outcome;
 mod slot;
 mod sources;
@@ -21,7 +24,7 @@ mod types;
 mod verify;
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tracing::{info, warn};
 
@@ -29,9 +32,7 @@ pub use backoff::Backoff;
 pub use debounce::Debouncer;
 pub use types::*;
 
-use crate::model::{Family, Interest, NetEvent, Snapshot, Source};
-use crate::policy::Selection;
-use crate::request::UpdateRequest;
+use crate::model::{Family, Interest, Snapshot, Source};
 use slot::{Phase, Slot};
 use tickets::Ticket;
 
@@ -99,8 +100,6 @@ pub struct Engine {
     /// When each outside source is asked again without an event (the safety net).
     checks: HashMap<Source, Instant>,
 }
-
-const DUMP_RETRY_MAX: Duration = Duration::from_secs(60);
 
 impl Engine {
     /// `memory` is what was persisted (looked up by key); `wall` is the current Unix time.
@@ -213,218 +212,6 @@ impl Engine {
                 families.push(s.spec.key.family);
             }
         }
-    }
-
-    // ---- inputs -------------------------------------------------------------------
-
-    /// A netlink notification. Only those about followed interfaces (or unknown ones,
-    /// to be safe), and for addresses only of a family they publish, start the
-    /// debounce; the rest cost a hash lookup.
-    pub fn handle_net(&mut self, now: Instant, event: NetEvent) {
-        let relevant = match event {
-            NetEvent::Link {
-                index,
-                name,
-                removed,
-                up,
-            } => {
-                // Down or gone: when it is back, check that DNS still shows what we
-                // published (a reconnect whose events the debounce folds into one).
-                if removed || !up {
-                    let iface = name.as_ref().or_else(|| self.links.get(&index));
-                    if let Some(iface) = iface.cloned() {
-                        for s in self.slots.iter_mut().filter(|s| s.spec.interface == iface) {
-                            s.bounced = true;
-                        }
-                    }
-                }
-                let old = if removed {
-                    self.links.remove(&index)
-                } else if let Some(name) = &name {
-                    self.links.insert(index, name.clone())
-                } else {
-                    None
-                };
-                old.is_some_and(|n| self.watched.contains_key(&n))
-                    || name.is_some_and(|n| self.watched.contains_key(&n))
-            }
-            NetEvent::Addr { index, family } => match self.links.get(&index) {
-                None => true,
-                Some(n) => self
-                    .watched
-                    .get(n)
-                    .is_some_and(|fs| family.is_none_or(|f| fs.contains(&f))),
-            },
-            NetEvent::Route { index } => self
-                .links
-                .get(&index)
-                .is_none_or(|n| self.watched.contains_key(n)),
-            NetEvent::Resync => true,
-        };
-        if relevant && self.mode == Mode::Daemon {
-            self.debounce.poke(now);
-        }
-    }
-
-    /// A hook or an operator asks for a round (`dynhost update`). The engine alone
-    /// decides which slots it concerns: those following `interface` (all when `None`)
-    /// and publishing the family of `ip` (both when `None`). In the daemon it joins the
-    /// netlink debounce; in a one-shot run it dumps at once, or with `ip` publishes that
-    /// address instead of reading the interface. `ticket` asks for a `Report` once the
-    /// round is done.
-    pub fn handle_request(
-        &mut self,
-        now: Instant,
-        req: &UpdateRequest,
-        ticket: Option<u64>,
-    ) -> Result<(), RequestError> {
-        let family = req.family();
-        let slots: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| {
-                let s = &self.slots[i].spec;
-                req.interface.as_ref().is_none_or(|n| *n == s.interface)
-                    && family.is_none_or(|f| f == s.key.family)
-            })
-            .collect();
-        if slots.is_empty() {
-            return Err(RequestError::NoRecordFollows {
-                interface: req.interface.clone(),
-                family,
-            });
-        }
-        for &i in &slots {
-            self.slots[i].active = true;
-            if req.force {
-                self.slots[i].force();
-            }
-        }
-        if let Some(id) = ticket {
-            self.tickets.push(Ticket {
-                id,
-                slots: slots
-                    .iter()
-                    .map(|&i| self.slots[i].spec.key.clone())
-                    .collect(),
-                after_dump: self.dumps_started,
-                forced: req.force,
-            });
-        }
-        match (self.mode, req.ip) {
-            (Mode::Daemon, _) => self.debounce.poke(now),
-            (Mode::OneShot, None) => self.want_dump(),
-            (Mode::OneShot, Some(addr)) => {
-                for i in slots {
-                    self.slots[i].selection = Some(Selection::Addr(addr));
-                    self.evaluate(i, now);
-                }
-                self.finish_tickets(now);
-            }
-        }
-        Ok(())
-    }
-
-    /// The result of a `Dump`.
-    pub fn handle_snapshot(&mut self, now: Instant, snapshot: &Snapshot) {
-        if let DumpPhase::Running { again } = self.dump {
-            self.dump = if again {
-                DumpPhase::Wanted
-            } else {
-                DumpPhase::Idle
-            };
-        }
-        self.dumps_applied = self.dumps_started;
-        self.dump_failures = 0;
-        self.dump_retry_at = None;
-        self.links = snapshot
-            .links
-            .iter()
-            .map(|l| (l.index, l.name.clone()))
-            .collect();
-        self.snapshot = Some(snapshot.clone());
-        for i in 0..self.slots.len() {
-            if !self.slots[i].active {
-                continue;
-            }
-            // A link that is up again, or new (a PPP reconnect): is DNS still right?
-            let s = &mut self.slots[i];
-            let now_seen = snapshot
-                .link_named(&s.spec.interface)
-                .map(|l| (l.index, l.up));
-            if let (Some(before), Some((_, true))) = (s.link_seen, now_seen)
-                && (!before.1 || Some(before) != now_seen || s.bounced)
-            {
-                s.drift_due = true;
-            }
-            if matches!(now_seen, Some((_, true))) {
-                s.bounced = false;
-            }
-            if now_seen.is_none() {
-                s.link_seen = Some((0, false));
-            } else {
-                s.link_seen = now_seen;
-            }
-            self.choose(i, now, 0);
-        }
-        self.finish_tickets(now);
-    }
-
-    pub fn handle_dump_failed(&mut self, now: Instant, error: &str) {
-        self.dump_failures += 1;
-        let delay = Duration::from_secs(1 << self.dump_failures.min(6)).min(DUMP_RETRY_MAX);
-        warn!(error, retry_in = ?delay, "reading interfaces from the kernel failed");
-        self.dump = DumpPhase::Idle;
-        self.dump_retry_at = Some(now + delay);
-    }
-    /// The system clock was set (NTP after a boot without an RTC): `wall` is the new
-    /// Unix time. Records whose last attempt failed on the provider certificate's dates
-    /// are retried now rather than after their backoff.
-    pub fn handle_clock_set(&mut self, now: Instant, wall: u64) {
-        self.clock = (now, wall);
-        let mut retried = 0;
-        for i in 0..self.slots.len() {
-            let s = &mut self.slots[i];
-            if s.clock_wrong && matches!(s.phase, Phase::Waiting { .. }) {
-                s.phase = Phase::Idle;
-                s.clock_wrong = false;
-                retried += 1;
-                self.evaluate(i, now);
-            }
-        }
-        if retried > 0 {
-            info!(
-                records = retried,
-                "the system clock was set; retrying what failed on it"
-            );
-            self.mark_persist();
-        }
-        self.finish_tickets(now);
-    }
-
-    /// Call when `poll_timeout()` has passed.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if self.debounce.fire(now) {
-            self.want_dump();
-        }
-        if self.dump_retry_at.is_some_and(|t| t <= now) {
-            self.dump_retry_at = None;
-            self.want_dump();
-        }
-        self.due_checks(now);
-        // A safety-net check of a source outside the kernel: a fresh dump asks them.
-        let due = self.checks.len();
-        self.checks.retain(|_, t| *t > now);
-        if self.checks.len() < due {
-            self.want_dump();
-        }
-        for i in 0..self.slots.len() {
-            if let Phase::Waiting { until, .. } | Phase::Throttled { until } = self.slots[i].phase
-                && until <= now
-            {
-                self.slots[i].phase = Phase::Idle;
-                self.evaluate(i, now);
-            }
-        }
-        self.finish_tickets(now);
     }
 
     // ---- outputs ------------------------------------------------------------------

@@ -1,10 +1,12 @@
 //! Engine scenarios with simulated time: instants are made up, nothing sleeps.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use super::*;
-use crate::model::{AddrFlags, AddrInfo, LinkInfo, Scope};
+use crate::model::{AddrFlags, AddrInfo, LinkInfo, NetEvent, Scope};
 use crate::provider::reply::{Code, Outcome, Reply, Transport};
+use crate::request::UpdateRequest;
 
 const MS: Duration = Duration::from_millis(1);
 const S: Duration = Duration::from_secs(1);

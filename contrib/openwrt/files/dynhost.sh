@@ -14,8 +14,8 @@
 # A record is enabled unless its `enabled` option says otherwise, as dynhost reads it.
 
 # The device netifd gives logical interface $1 of the loaded network config, as dynhost
-# guesses it when netifd cannot be asked (src/config/uci.rs, device_of); empty when it
-# cannot be guessed or $1 is not an interface there.
+# guesses it when netifd cannot be asked (src/config/uci/network.rs, device_of); empty
+# when it cannot be guessed or $1 is not an interface there.
 dynhost_guess_device() {
 	_dg_name=$1
 	_dg_depth=0

@@ -13,7 +13,7 @@
 //!
 //! Layout, in the order of a run: `opts` (the command line); `netlink` (the bench's
 //! own rtnetlink sockets, on `dynhost::netlink::wire`) and `wan` (the followed interface
-//! and its changes); `clients` (dynhost and the peers as processes, their configs, the
+//! and its changes); `announce` (the bench's own gateway-announcement listener); `clients` (dynhost and the peers as processes, their configs, the
 //! check of a request); `scenarios/` (what is measured), `peers`; `proc` (samples from
 //! /proc), `elf` (the binaries); `stats`, `host` and `report/` (the table). From the test
 //! harness besides the provider: `agent` (the daemon as a child), `netns`, and for the
@@ -41,6 +41,7 @@ mod provider;
 #[path = "../../tests/support/stun.rs"]
 mod stun;
 
+mod announce;
 mod clients;
 mod elf;
 mod host;

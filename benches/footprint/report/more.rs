@@ -160,11 +160,13 @@ pub(super) fn gateway(t: &mut Table, r: &Results) {
             Ok(g) => match stats(&g.samples) {
                 Some(st) => {
                     let mut cell = format!(
-                        "{} ({}–{} announcements per change, within {} µs; answered via {})",
+                        "{} ({}–{} announcements per change, within {} µs; t0 the kernel's \
+                         arrival stamp, read up to {:.1} ms later; answered via {})",
                         fmt_stats(&st),
                         g.per_change.0,
                         g.per_change.1,
                         g.spread.as_micros(),
+                        g.read_lag.as_secs_f64() * 1e3,
                         if g.via.is_empty() {
                             "?".to_string()
                         } else {

@@ -3,9 +3,9 @@
 //! what gateway mode costs while nothing happens.
 //!
 //! t0 is the moment the first announcement of a change reaches the benchmark's own
-//! listener in the client namespace (`dynhost::gateway::Listener`: it shares
-//! 0.0.0.0:5350 with the daemon's through SO_REUSEPORT, and each gets its copy of the
-//! multicast datagram); t1 is the provider's stamp of the request.
+//! listener in the client namespace, as the kernel stamped its arrival (`announce`: it
+//! shares 0.0.0.0:5350 with the daemon's through SO_REUSEPORT, and each socket gets its
+//! copy of the multicast datagram); t1 is the provider's stamp of the request.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -14,11 +14,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{JoinHandle, sleep};
 use std::time::{Duration, Instant};
 
-use dynhost::gateway::{Announced, Announcement, Listener, Membership};
+use dynhost::gateway::Announced;
 
 use super::Rng;
 use super::idle::{Idle, idle_window};
 use crate::agent::{Agent, PASSWORD, Scratch, record};
+use crate::announce::{Heard, Socket};
 use crate::clients::{HOST, VERIFY_OFF, check, dynhost_config_with};
 use crate::miniupnpd::{GATEWAY, LAN_IF, Options, PUBLIC, Upstream};
 use crate::provider::Provider;
@@ -38,12 +39,15 @@ pub struct GatewayRun {
     pub per_change: (usize, usize),
     /// The largest spread between the first and the last announcement of one change.
     pub spread: Duration,
+    /// The longest our listener's thread took to read an announcement after the kernel
+    /// received it (what a userspace stamp would have added to t0).
+    pub read_lag: Duration,
     /// The protocols the daemon said answered (`via=` of its log).
     pub via: Vec<String>,
     pub idle: Option<Idle>,
 }
 
-type Log = Arc<(Mutex<Vec<(Instant, Announcement)>>, Condvar)>;
+type Log = Arc<(Mutex<Vec<Heard>>, Condvar)>;
 
 /// The benchmark's own listener on 224.0.0.1:5350 in the client namespace.
 struct Announcements {
@@ -61,30 +65,26 @@ impl Announcements {
         let thread = {
             let (log, stop) = (log.clone(), stop.clone());
             up.client.spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("tokio runtime");
-                rt.block_on(async move {
-                    let mut l = match Listener::bind(Membership::Index(ifindex)) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e.to_string()));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    // Short timeouts only to see `stop`: this is the benchmark's process,
-                    // not the daemon's.
-                    while !stop.load(Ordering::SeqCst) {
-                        let next = tokio::time::timeout(Duration::from_millis(200), l.next());
-                        if let Ok(a) = next.await {
-                            let at = Instant::now();
-                            log.0.lock().unwrap().push((at, a));
+                // Reads time out only to see `stop`: this is the benchmark's process,
+                // not the daemon's.
+                let sock = match Socket::bind(5350, ifindex, Duration::from_millis(200)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                while !stop.load(Ordering::SeqCst) {
+                    match sock.recv() {
+                        Ok(Some(h)) => {
+                            log.0.lock().unwrap().push(h);
                             log.1.notify_all();
                         }
+                        Ok(None) => {}
+                        Err(e) => panic!("the benchmark's announcement listener: {e}"),
                     }
-                });
+                }
             })
         };
         match ready.recv_timeout(Duration::from_secs(5)) {
@@ -105,17 +105,12 @@ impl Announcements {
 
     /// Waits (at most `timeout`) for an announcement from position `from` on that
     /// satisfies `pred`; every announcement from `from` on, whether or not one did.
-    fn wait(
-        &self,
-        from: usize,
-        timeout: Duration,
-        pred: impl Fn(&Announcement) -> bool,
-    ) -> Vec<(Instant, Announcement)> {
+    fn wait(&self, from: usize, timeout: Duration, pred: impl Fn(&Heard) -> bool) -> Vec<Heard> {
         let deadline = Instant::now() + timeout;
         let mut log = self.log.0.lock().unwrap();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            if log[from..].iter().any(|(_, a)| pred(a)) || left.is_zero() {
+            if log[from..].iter().any(&pred) || left.is_zero() {
                 return log[from..].to_vec();
             }
             log = self.log.1.wait_timeout(log, left).unwrap().0;
@@ -164,6 +159,7 @@ pub fn dynhost_gateway(
     let mut late_t0 = 0;
     let mut per_change = (usize::MAX, 0);
     let mut spread = Duration::ZERO;
+    let mut read_lag = Duration::ZERO;
     for k in 1..=n {
         sleep(Duration::from_millis(300) + rng.duration_below(Duration::from_millis(200)));
         let new = Ipv4Addr::new(203, 0, 113, 20 + (k % 200) as u8);
@@ -173,25 +169,18 @@ pub fn dynhost_gateway(
         let r = provider.nth(k + 1, debounce + Duration::from_secs(10), &what);
         check(&r, new, PASSWORD, false, &what);
         // The NAT-PMP announcement carries the address; the PCP one follows it.
-        let got = announcements.wait(
-            mark,
-            Duration::from_secs(2),
-            |a| matches!(a.announced, Announced::NatPmp { addr, .. } if addr == new),
-        );
+        let natpmp_of_new =
+            |h: &Heard| matches!(h.announced, Announced::NatPmp { addr, .. } if addr == new);
+        let got = announcements.wait(mark, Duration::from_secs(2), natpmp_of_new);
         assert!(
-            got.iter()
-                .any(|(_, a)| matches!(a.announced, Announced::NatPmp { addr, .. } if addr == new)),
+            got.iter().any(natpmp_of_new),
             "{what}: our listener saw no NAT-PMP announcement of {new}: {got:?}"
         );
         assert!(
-            got.iter().all(|(_, a)| a.src.ip() == GATEWAY),
+            got.iter().all(|h| h.src.ip() == GATEWAY),
             "{what}: an announcement not from the gateway: {got:?}"
         );
-        let t0 = got
-            .iter()
-            .map(|(at, _)| *at)
-            .min()
-            .expect("an announcement");
+        let t0 = got.iter().map(|h| h.at).min().expect("an announcement");
         if r.at < t0 {
             late_t0 += 1;
         }
@@ -199,13 +188,12 @@ pub fn dynhost_gateway(
         // The rest of this change's announcements, for the spread.
         sleep(Duration::from_millis(200));
         let got = announcements.wait(mark, Duration::ZERO, |_| false);
-        let last = got
-            .iter()
-            .map(|(at, _)| *at)
-            .max()
-            .expect("an announcement");
+        let last = got.iter().map(|h| h.at).max().expect("an announcement");
         spread = spread.max(last - t0);
         per_change = (per_change.0.min(got.len()), per_change.1.max(got.len()));
+        for h in &got {
+            read_lag = read_lag.max(h.read_at.saturating_duration_since(h.at));
+        }
     }
     sleep(debounce + Duration::from_millis(1500));
     assert_eq!(
@@ -242,6 +230,7 @@ pub fn dynhost_gateway(
         late_t0,
         per_change,
         spread,
+        read_lag,
         via,
         idle,
     }

@@ -84,12 +84,32 @@ pub fn start_dynhost(bin: &Path, config: &Path) -> Agent {
     Agent::spawn(cmd)
 }
 
-/// A dynhost config in `dir`: state and control socket there too.
+/// `[verify]` for the scenarios that measure the netlink, gateway or provider path: DNS
+/// verification (on by default) would ask after every update, and with no DNS server in
+/// the namespace it would go on asking (1 s, 5 s, 30 s, ...) into the idle windows.
+pub const VERIFY_OFF: &str = "[verify]\nenabled = false\n";
+
+/// A dynhost config in `dir` with one record for `HOST` on `iface`, verification off:
+/// state and control socket there too.
 pub fn dynhost_config(
     dir: &Scratch,
     url: &str,
     iface: &str,
     debounce: Option<Duration>,
+    ca: Option<&Path>,
+) -> PathBuf {
+    let records = crate::agent::record(HOST, iface, "");
+    dynhost_config_with(dir, url, debounce, &records, VERIFY_OFF, ca)
+}
+
+/// A dynhost config in `dir`: the top-level keys, `records` (`[[record]]` tables),
+/// `tables` (`[verify]`, `[gateway]`, ...), then `[provider]`.
+pub fn dynhost_config_with(
+    dir: &Scratch,
+    url: &str,
+    debounce: Option<Duration>,
+    records: &str,
+    tables: &str,
     ca: Option<&Path>,
 ) -> PathBuf {
     let mut text = format!(
@@ -101,7 +121,9 @@ pub fn dynhost_config(
         writeln!(text, "debounce = \"{}ms\"", d.as_millis()).unwrap();
     }
     text.push('\n');
-    text.push_str(&crate::agent::record(HOST, iface, ""));
+    text.push_str(records);
+    text.push('\n');
+    text.push_str(tables);
     writeln!(text, "\n[provider]\nurl = \"{url}\"").unwrap();
     if let Some(ca) = ca {
         writeln!(text, "ca_file = \"{}\"", ca.display()).unwrap();
@@ -114,6 +136,11 @@ pub fn dynhost_config(
 
 /// Checks that a request is an update of `HOST` to `ip` with the right credentials.
 pub fn check(r: &Request, ip: Ipv4Addr, password: &str, tls: bool, what: &str) {
+    check_host(r, HOST, ip, password, tls, what);
+}
+
+/// Checks that a request is an update of `host` to `ip` with the right credentials.
+pub fn check_host(r: &Request, host: &str, ip: Ipv4Addr, password: &str, tls: bool, what: &str) {
     let ip = ip.to_string();
     assert_eq!(
         r.param("myip"),
@@ -121,7 +148,7 @@ pub fn check(r: &Request, ip: Ipv4Addr, password: &str, tls: bool, what: &str) {
         "{what}: the request carries the wrong address: {}",
         r.target
     );
-    assert_eq!(r.param("hostname"), Some(HOST), "{what}: {}", r.target);
+    assert_eq!(r.param("hostname"), Some(host), "{what}: {}", r.target);
     assert_eq!(r.path, "/nic/update", "{what}: {}", r.target);
     assert!(
         r.basic_auth == Some((USER.to_string(), password.to_string())),

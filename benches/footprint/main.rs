@@ -13,9 +13,11 @@
 //!
 //! Layout, in the order of a run: `opts` (the command line); `netlink` (the bench's
 //! own rtnetlink sockets, on `dynhost::netlink::wire`) and `wan` (the followed interface
-//! and its changes); `clients` (dynhost and the peers as processes, their configs, the
+//! and its changes); `announce` (the bench's own gateway-announcement listener); `clients` (dynhost and the peers as processes, their configs, the
 //! check of a request); `scenarios/` (what is measured), `peers`; `proc` (samples from
-//! /proc), `elf` (the binaries); `stats`, `host` and `report/` (the table).
+//! /proc), `elf` (the binaries); `stats`, `host` and `report/` (the table). From the test
+//! harness besides the provider: `agent` (the daemon as a child), `netns`, and for the
+//! gateway and verify scenarios `miniupnpd` (with `stun`) and `bind`.
 
 macro_rules! progress {
     ($($t:tt)*) => { eprintln!("footprint: {}", format_args!($($t)*)) };
@@ -25,11 +27,21 @@ macro_rules! progress {
 #[path = "../../tests/support/agent.rs"]
 mod agent;
 #[allow(dead_code)]
+#[path = "../../tests/support/bind.rs"]
+mod bind;
+#[allow(dead_code)]
+#[path = "../../tests/support/miniupnpd.rs"]
+mod miniupnpd;
+#[allow(dead_code)]
 #[path = "../../tests/support/netns.rs"]
 mod netns;
 #[path = "../../tests/support/provider/mod.rs"]
 mod provider;
+#[allow(dead_code)]
+#[path = "../../tests/support/stun.rs"]
+mod stun;
 
+mod announce;
 mod clients;
 mod elf;
 mod host;
@@ -51,10 +63,13 @@ use opts::parse_args;
 use peers::{Peer, peer_bench};
 use report::{Results, fmt_stats, render};
 use scenarios::flap::dynhost_flap;
+use scenarios::gateway::dynhost_gateway;
 use scenarios::idle::dynhost_idle;
 use scenarios::latency::{dynhost_latency, dynhost_v6_noise};
+use scenarios::scale::{LINKS, dynhost_scale};
 use scenarios::startup::{Startup, dynhost_startup};
 use scenarios::storm::dynhost_storm;
+use scenarios::verify::dynhost_verify;
 use stats::stats;
 use wan::Link;
 
@@ -171,6 +186,48 @@ fn main() {
             dynhost_idle(&bin, window, settle)
         }));
     }
+    if opts.wants("scale") {
+        let (bin, changes, settle) = (opts.bin.clone(), opts.changes, opts.settle);
+        // 100 requests at 2 s each, 8 at a time, take 26 s; a smoke run changes 2 bridges.
+        let slow_links = if opts.quick { 2 } else { LINKS };
+        r.scale = Some(attempt("scale", move || {
+            dynhost_scale(&bin, changes, slow_links, settle)
+        }));
+    }
+    if opts.wants("gateway") {
+        let n = (opts.changes / 2).max(2);
+        for debounce in [Duration::ZERO, Duration::from_secs(1)] {
+            let bin = opts.bin.clone();
+            // The idle window once, at the default debounce.
+            let idle = (!debounce.is_zero()).then_some((opts.idle, opts.settle));
+            let what = format!("gateway debounce {debounce:?}");
+            let res = attempt(&what, move || dynhost_gateway(&bin, debounce, n, idle));
+            if let Ok(g) = &res
+                && let Some(s) = stats(&g.samples)
+            {
+                progress!("{what}: {}", fmt_stats(&s));
+            }
+            r.gateway.push((debounce, res));
+        }
+    }
+    if opts.wants("verify") {
+        let runs = [
+            (true, Duration::ZERO),
+            (true, Duration::from_secs(1)),
+            (false, Duration::ZERO),
+        ];
+        for (verify, debounce) in runs {
+            let (bin, n) = (opts.bin.clone(), opts.changes);
+            let what = format!("verify {verify} debounce {debounce:?}");
+            let res = attempt(&what, move || dynhost_verify(&bin, verify, debounce, n));
+            if let Ok(v) = &res
+                && let Some(s) = stats(&v.visible)
+            {
+                progress!("{what}: change → visible {}", fmt_stats(&s));
+            }
+            r.verify.push((verify, debounce, res));
+        }
+    }
     if opts.peers {
         let peers = [
             (Peer::Ddclient, opts.peer_changes),
@@ -202,7 +259,10 @@ fn main() {
         .flatten()
         .any(|e| e)
         || matches!(r.idle, Some(Err(_)))
-        || matches!(r.startup, Some(Err(_)));
+        || matches!(r.startup, Some(Err(_)))
+        || matches!(r.scale, Some(Err(_)))
+        || r.gateway.iter().any(|(_, x)| x.is_err())
+        || r.verify.iter().any(|(_, _, x)| x.is_err());
     progress!(
         "finished in {:.1} min: {}",
         started.elapsed().as_secs_f64() / 60.0,

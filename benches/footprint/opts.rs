@@ -17,13 +17,32 @@ pub struct Opts {
     pub startups: usize,
     pub peers: bool,
     pub only: Option<Vec<String>>,
+    /// `--quick`: smaller loads where a scenario has no option of its own.
+    pub quick: bool,
 }
 
 const USAGE: &str = "usage: footprint --bin PATH [--bin-aarch64 PATH] [--idle SECS] [--changes N]
                  [--peer-changes N] [--storm N] [--startups N] [--quick] [--peers|--no-peers]
                  [--only LIST]
-  LIST: comma-separated among sizes,latency,v6noise,flap,storm,startup,idle,ddclient,
-        inadyn,inadyn-1s";
+  LIST: comma-separated among sizes,latency,v6noise,flap,storm,startup,idle,scale,
+        gateway,verify,ddclient,inadyn,inadyn-1s";
+
+/// What `--only` accepts.
+const SCENARIOS: [&str; 13] = [
+    "sizes",
+    "latency",
+    "v6noise",
+    "flap",
+    "storm",
+    "startup",
+    "idle",
+    "scale",
+    "gateway",
+    "verify",
+    "ddclient",
+    "inadyn",
+    "inadyn-1s",
+];
 
 /// The options from the command line; `Err` holds what to print (usage included).
 pub fn parse_args() -> Result<Opts, String> {
@@ -41,6 +60,7 @@ pub fn parse_args() -> Result<Opts, String> {
         startups: if quick { 2 } else { 5 },
         peers: !quick,
         only: None,
+        quick,
     };
     let mut i = 0;
     while i < args.len() {
@@ -69,7 +89,12 @@ pub fn parse_args() -> Result<Opts, String> {
             "--storm" => o.storm = number(i)? as usize,
             "--startups" => o.startups = number(i)? as usize,
             "--only" => {
-                o.only = Some(value(i)?.split(',').map(|s| s.trim().to_string()).collect());
+                let list: Vec<String> =
+                    value(i)?.split(',').map(|s| s.trim().to_string()).collect();
+                if let Some(bad) = list.iter().find(|w| !SCENARIOS.contains(&w.as_str())) {
+                    return Err(format!("--only: no scenario {bad:?}\n{USAGE}"));
+                }
+                o.only = Some(list);
             }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),

@@ -1,6 +1,8 @@
 //! The Markdown table on stdout: a row per metric with dynhost's cell, a cell per peer,
-//! the target and the verdict, then the machine. `rows` builds the groups of rows.
+//! the target and the verdict, then the machine. `rows` builds the groups of rows;
+//! `more` those of the scale, gateway and verify scenarios, which follow.
 
+mod more;
 mod rows;
 
 use std::fmt::Write as _;
@@ -11,10 +13,13 @@ use crate::host::{Versions, machine};
 use crate::opts::Opts;
 use crate::peers::{Peer, PeerResult};
 use crate::scenarios::flap::Flap;
+use crate::scenarios::gateway::GatewayRun;
 use crate::scenarios::idle::DynIdle;
 use crate::scenarios::latency::Latency;
+use crate::scenarios::scale::Scale;
 use crate::scenarios::startup::Startup;
 use crate::scenarios::storm::Storm;
+use crate::scenarios::verify::VerifyRun;
 use crate::stats::Stats;
 use crate::wan::Link;
 
@@ -24,6 +29,11 @@ pub const TARGET_RSS_KIB: u64 = 3 * 1024;
 pub const TARGET_HWM_KIB: u64 = 4 * 1024;
 pub const TARGET_SIZE: u64 = 3 * 1024 * 1024;
 pub const TARGET_STORM_NS: f64 = 20_000.0;
+/// Issue 10 (scale): idle memory with 100 records; the last of one bridge's requests.
+pub const TARGET_SCALE_RSS_KIB: u64 = 4 * 1024;
+pub const TARGET_SCALE_SLACK: Duration = Duration::from_millis(500);
+/// Issue 11 (verify): change → the authoritative server answers, beyond the debounce.
+pub const TARGET_VERIFY_SLACK: Duration = Duration::from_millis(150);
 
 #[derive(Default)]
 pub struct Results {
@@ -36,6 +46,11 @@ pub struct Results {
     pub startup: Option<Result<Startup, String>>,
     pub idle: Option<Result<DynIdle, String>>,
     pub peers: Vec<(Peer, Result<PeerResult, String>)>,
+    pub scale: Option<Result<Scale, String>>,
+    /// (debounce, result)
+    pub gateway: Vec<(Duration, Result<GatewayRun, String>)>,
+    /// (verification on, debounce, result)
+    pub verify: Vec<(bool, Duration, Result<VerifyRun, String>)>,
 }
 
 struct Row {
@@ -104,6 +119,9 @@ pub fn render(r: &Results, opts: &Opts, versions: &Versions, elapsed: Duration) 
     rows::storm(&mut t, r, opts);
     rows::sizes(&mut t, r);
     rows::mapped(&mut t, r);
+    more::scale(&mut t, r);
+    more::gateway(&mut t, r);
+    more::verify(&mut t, r);
     let rows = t.rows;
 
     let mut out = String::new();

@@ -1,12 +1,17 @@
 //! The dynhost scenarios, each run by `main` in a fresh network namespace: change →
 //! request latency (and with IPv6 noise), a flap, storms of unrelated events, start-up,
-//! and idle cost with memory after HTTPS updates. The peers' run is in `peers`.
+//! and idle cost with memory after HTTPS updates; then many records (`scale`), the
+//! gateway as the address source (`gateway`, real miniupnpd) and DNS verification
+//! (`verify`, real BIND). The peers' run is in `peers`.
 
 pub mod flap;
+pub mod gateway;
 pub mod idle;
 pub mod latency;
+pub mod scale;
 pub mod startup;
 pub mod storm;
+pub mod verify;
 
 use std::path::Path;
 use std::time::Duration;

@@ -13,7 +13,8 @@
 //! By concern: this file is the public API (the provider, what it recorded);
 //! `script` the replies and faults it plays; `server` the accept loop and one
 //! connection's course; `conn` the socket and its ways to end; `http` reading a
-//! request and writing a reply; `tls` the test CA and the rustls server.
+//! request and writing a reply; `tls` the test CA and the rustls server; `gauge` the
+//! requests open at once.
 //!
 //! Test files get it with `mod support;`; a standalone user (the provider's
 //! self-test, the benchmark) with `#[path = ".../support/provider/mod.rs"] mod provider;`.
@@ -21,6 +22,7 @@
 #![allow(dead_code)]
 
 mod conn;
+mod gauge;
 mod http;
 mod script;
 mod server;
@@ -253,6 +255,22 @@ impl Provider {
             reqs.len()
         );
         reqs[n - 1].clone()
+    }
+
+    /// Requests open now: recorded, their reply not yet fully written (see `gauge`).
+    pub fn open_requests(&self) -> usize {
+        self.shared.gauge.now()
+    }
+
+    /// The most requests open at once since the start or the last
+    /// [`Provider::reset_open_max`]: how many a client had under way together.
+    pub fn open_max(&self) -> usize {
+        self.shared.gauge.max()
+    }
+
+    /// Starts a new high-water mark at the number open now; returns the previous one.
+    pub fn reset_open_max(&self) -> usize {
+        self.shared.gauge.reset_max()
     }
 
     /// TCP connections accepted so far (including ones that never sent a

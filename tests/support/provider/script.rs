@@ -7,6 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::conn::Conn;
+use super::gauge::Open;
 use super::http::{self, HTML, JSON, TEXT};
 use super::server::Shared;
 
@@ -98,24 +99,28 @@ impl Script {
     }
 }
 
-/// Plays `reply` on `conn`; `echo_ip` is what `good <ip>` replies carry.
-pub(super) fn play(mut reply: Reply, mut conn: Conn, echo_ip: &str, shared: &Shared) {
+/// Plays `reply` on `conn`; `echo_ip` is what `good <ip>` replies carry. `open` closes
+/// once the reply is fully written, or when the connection ends for replies that never
+/// complete.
+pub(super) fn play(mut reply: Reply, mut conn: Conn, echo_ip: &str, shared: &Shared, open: Open) {
     while let Reply::Delay(wait, inner) = reply {
         thread::sleep(wait);
         reply = *inner;
     }
     match reply {
-        Reply::GoodEcho => conn.answer(200, TEXT, format!("good {echo_ip}").as_bytes()),
-        Reply::Text(code, body) => conn.answer(code, TEXT, body.as_bytes()),
-        Reply::Json(code, body) => conn.answer(code, JSON, body.as_bytes()),
-        Reply::Html(code, body) => conn.answer(code, HTML, body.as_bytes()),
+        Reply::GoodEcho => answer(conn, 200, TEXT, format!("good {echo_ip}").as_bytes(), open),
+        Reply::Text(code, body) => answer(conn, code, TEXT, body.as_bytes(), open),
+        Reply::Json(code, body) => answer(conn, code, JSON, body.as_bytes(), open),
+        Reply::Html(code, body) => answer(conn, code, HTML, body.as_bytes(), open),
         Reply::Redirect(code, location) => {
             let headers = [("Location", location.as_str()), ("Content-Type", TEXT)];
             let _ = http::write_response(&mut conn, code, &headers, b"", None);
+            drop(open);
             conn.finish();
         }
         Reply::Raw(bytes) => {
             let _ = conn.write_all(&bytes).and_then(|_| conn.flush());
+            drop(open);
             conn.finish();
         }
         Reply::Hang => conn.hold(shared),
@@ -141,7 +146,21 @@ pub(super) fn play(mut reply: Reply, mut conn: Conn, echo_ip: &str, shared: &Sha
         }
         Reply::Huge(code, n) => {
             let _ = http::write_huge(&mut conn, code, n, echo_ip);
+            drop(open);
             conn.finish();
         }
     }
+}
+
+/// Status, `Content-Type` and body; the request closes in the gauge; a graceful end.
+fn answer(mut conn: Conn, code: u16, content_type: &str, body: &[u8], open: Open) {
+    let _ = http::write_response(
+        &mut conn,
+        code,
+        &[("Content-Type", content_type)],
+        body,
+        None,
+    );
+    drop(open);
+    conn.finish();
 }

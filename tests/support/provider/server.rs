@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::Request;
 use super::conn::Conn;
+use super::gauge::Gauge;
 use super::http::{self, Head};
 use super::script::{self, Script};
 
@@ -34,6 +35,8 @@ pub(super) struct Shared {
     pub(super) cond: Condvar,
     pub(super) stop: AtomicBool,
     pub(super) connections: AtomicUsize,
+    /// Requests open at once (recorded, reply not yet written) and their high-water mark.
+    pub(super) gauge: Gauge,
     /// Clones of the sockets of live connection threads, for shutdown on drop.
     live: Mutex<HashMap<u64, TcpStream>>,
     next_id: AtomicU64,
@@ -50,6 +53,7 @@ impl Shared {
             cond: Condvar::new(),
             stop: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
+            gauge: Gauge::default(),
             live: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
         }
@@ -152,12 +156,14 @@ fn handle_connection(
     };
 
     // Record before replying, and pick the reply under the same lock.
-    let (reply, hook) = {
+    let (reply, hook, open) = {
         let mut st = shared.state();
         let reply = st.script.next(req.param("hostname"));
         st.requests.push(req.clone());
+        // Open before anyone can see it recorded.
+        let open = shared.gauge.enter();
         shared.cond.notify_all();
-        (reply, st.on_request.clone())
+        (reply, st.on_request.clone(), open)
     };
     if let Some(hook) = hook {
         hook(&req);
@@ -166,5 +172,5 @@ fn handle_connection(
         .param("myip")
         .map(str::to_string)
         .unwrap_or_else(|| peer.ip().to_string());
-    script::play(reply, conn, &echo_ip, shared);
+    script::play(reply, conn, &echo_ip, shared, open);
 }

@@ -7,11 +7,12 @@
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dynhost::gateway::Announced;
 use dynhost::gateway::announce::{ALL_HOSTS, parse};
+use dynhost::gateway::sock::{setsockopt, shared_multicast};
 
 /// One datagram as received.
 #[derive(Clone, Copy, Debug)]
@@ -28,118 +29,35 @@ pub struct Socket {
     fd: OwnedFd,
 }
 
-fn setsockopt<T>(
-    fd: RawFd,
-    level: libc::c_int,
-    opt: libc::c_int,
-    v: &T,
-    what: &str,
-) -> io::Result<()> {
-    // SAFETY: `v` is a live value of the size passed; `fd` is ours.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            opt,
-            (v as *const T).cast(),
-            size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        let e = io::Error::last_os_error();
-        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
-    }
-}
-
-fn in_addr(a: Ipv4Addr) -> libc::in_addr {
-    libc::in_addr {
-        s_addr: u32::from(a).to_be(),
-    }
-}
-
 impl Socket {
     /// Bound to 0.0.0.0:`port`, joined to 224.0.0.1 on interface `ifindex`, reads time
     /// out after `timeout` (so that a thread can stop). Call it in the namespace of the
     /// interface.
     pub fn bind(port: u16, ifindex: u32, timeout: Duration) -> io::Result<Socket> {
-        // SAFETY: plain socket(2); the descriptor is owned right below.
-        let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let what = |what: &'static str| {
+            move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"))
+        };
+        // The daemon's own socket setup (SO_REUSEADDR, SO_REUSEPORT, IP_MULTICAST_ALL
+        // off, the membership), then blocking reads that time out, kernel stamps on.
+        let sock = shared_multicast(
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+            ALL_HOSTS,
+            ifindex,
+            Ipv4Addr::UNSPECIFIED,
+        )
+        .map_err(what("bind 0.0.0.0 and join 224.0.0.1"))?;
+        sock.set_nonblocking(false).map_err(what("blocking mode"))?;
+        sock.set_read_timeout(Some(timeout))
+            .map_err(what("SO_RCVTIMEO"))?;
         let one: libc::c_int = 1;
-        let zero: libc::c_int = 0;
         setsockopt(
-            raw,
-            libc::SOL_SOCKET,
-            libc::SO_REUSEADDR,
-            &one,
-            "SO_REUSEADDR",
-        )?;
-        setsockopt(
-            raw,
-            libc::SOL_SOCKET,
-            libc::SO_REUSEPORT,
-            &one,
-            "SO_REUSEPORT",
-        )?;
-        setsockopt(
-            raw,
+            sock.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_TIMESTAMPNS,
             &one,
-            "SO_TIMESTAMPNS",
-        )?;
-        let tv = libc::timeval {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-        };
-        setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv, "SO_RCVTIMEO")?;
-        let sa = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: port.to_be(),
-            sin_addr: in_addr(Ipv4Addr::UNSPECIFIED),
-            sin_zero: [0; 8],
-        };
-        // SAFETY: `sa` is a valid sockaddr_in of the size passed.
-        let rc = unsafe {
-            libc::bind(
-                raw,
-                (&sa as *const libc::sockaddr_in).cast(),
-                size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(
-                e.kind(),
-                format!("bind 0.0.0.0:{port}: {e}"),
-            ));
-        }
-        setsockopt(
-            raw,
-            libc::IPPROTO_IP,
-            libc::IP_MULTICAST_ALL,
-            &zero,
-            "IP_MULTICAST_ALL",
-        )?;
-        let mreq = libc::ip_mreqn {
-            imr_multiaddr: in_addr(ALL_HOSTS),
-            imr_address: in_addr(Ipv4Addr::UNSPECIFIED),
-            imr_ifindex: ifindex as libc::c_int,
-        };
-        setsockopt(
-            raw,
-            libc::IPPROTO_IP,
-            libc::IP_ADD_MEMBERSHIP,
-            &mreq,
-            "IP_ADD_MEMBERSHIP",
-        )?;
-        Ok(Socket { fd })
+        )
+        .map_err(what("SO_TIMESTAMPNS"))?;
+        Ok(Socket { fd: sock.into() })
     }
 
     /// The next well-formed announcement; `Ok(None)` when the read timed out or the

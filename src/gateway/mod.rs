@@ -21,7 +21,7 @@ pub mod client;
 pub mod igd;
 pub mod natpmp;
 pub mod pcp;
-mod sock;
+pub mod sock;
 pub mod ssdp;
 pub mod xml;
 

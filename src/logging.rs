@@ -56,33 +56,40 @@ fn spec_filter(spec: &str) -> Result<Targets, String> {
 
 /// The operator messages logged (by this thread) while `f` runs, one string per event:
 /// `LEVEL message field=value ...`, as an operator reads them. For tests of what the
-/// engine says, without a daemon or a namespace.
-#[cfg(test)]
-pub(crate) fn capture(f: impl FnOnce()) -> Vec<String> {
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
+/// engine and the driver say, without a daemon or a namespace (the binary never calls
+/// it, so it is not linked in).
+///
+/// One global subscriber writes into a per-thread buffer: a scoped one
+/// (`with_default`) races with tests on other threads over tracing's callsite cache
+/// and can miss events. A process that installed its own subscriber captures nothing.
+pub fn capture(f: impl FnOnce()) -> Vec<String> {
+    use std::cell::RefCell;
+    thread_local! {
+        static LINES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    struct ThisThread;
+    impl std::io::Write for ThisThread {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("sink").extend_from_slice(buf);
+            LINES.with(|l| l.borrow_mut().extend_from_slice(buf));
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
-    let sink = Sink::default();
-    let out = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let bytes = out.0.lock().expect("sink").clone();
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(|| ThisThread)
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .try_init();
+    });
+    LINES.with(|l| l.borrow_mut().clear());
+    f();
+    let bytes = LINES.with(RefCell::take);
     String::from_utf8_lossy(&bytes)
         .lines()
         .map(|l| l.trim().to_string())

@@ -234,7 +234,7 @@ impl Publish for FakeProvider {
                 .slow
                 .borrow()
                 .as_ref()
-                .filter(|(h, _)| *h == req.key.hostname)
+                .filter(|(h, _)| *h == req.key.hostname || h == "*")
                 .map(|(_, d)| *d);
             if let Some(d) = delay {
                 tokio::time::sleep(d).await;
@@ -445,6 +445,36 @@ fn a_hanging_request_for_one_record_does_not_delay_another() {
             .collect();
         assert_eq!(fast, ["203.0.113.1", "203.0.113.2"]);
     });
+}
+
+/// Answers that come back together are applied together: one state write (temporary
+/// file, fsync, rename) for the burst, not one per answer.
+#[test]
+fn answers_that_arrive_together_cost_one_state_write() {
+    let log = dynhost::logging::capture(|| {
+        local(async {
+            let hosts: Vec<String> = (0..8).map(|i| format!("h{i}.example.com")).collect();
+            let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+            let h = start("burst", &hosts, &["203.0.113.1"]);
+            *h.provider.slow.borrow_mut() = Some(("*".into(), 2 * S));
+            run_for(S).await;
+            assert_eq!(h.sent().len(), 8, "all eight under way at once");
+            run_for(2 * S).await;
+            let mut written = Store::new(&h.dir.0, false).load().unwrap();
+            written.retain(|_, m| m.published.is_some());
+            assert_eq!(written.len(), 8, "every answer is in the state file");
+        });
+    });
+    // (The daemon writes the state once at start, before any answer.)
+    let first = log.iter().position(|l| l.contains("published")).unwrap();
+    let writes = log[first..]
+        .iter()
+        .filter(|l| l.contains("state written"))
+        .count();
+    assert_eq!(
+        writes, 1,
+        "eight answers at one instant, one write:\n{log:#?}"
+    );
 }
 
 #[test]

@@ -85,6 +85,9 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
             ev = next_event(&mut l.watch) => l.on_event(ev),
             done = l.io.next(), if !l.io.idle() => {
                 l.edges.apply(&mut l.engine, done);
+                while let Some(done) = l.io.finished() {
+                    l.edges.apply(&mut l.engine, done);
+                }
                 l.relisten();
             }
             from = next_announcement(&mut l.announcements) => {

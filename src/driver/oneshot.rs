@@ -133,11 +133,13 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
         if io.idle() {
             break;
         }
-        let done = io.next().await;
-        if let Done::Sent(key, _, outcome) = &done {
-            sent.insert(key.clone(), outcome.clone());
+        let first = io.next().await;
+        for done in std::iter::once(first).chain(std::iter::from_fn(|| io.finished())) {
+            if let Done::Sent(key, _, outcome) = &done {
+                sent.insert(key.clone(), outcome.clone());
+            }
+            edges.apply(&mut engine, done);
         }
-        edges.apply(&mut engine, done);
     }
     if unsaved.is_some() {
         unsaved = edges

@@ -56,6 +56,14 @@ impl ClockWatch {
     }
 }
 
+/// 2100-01-01, or with a 32-bit `time_t` (armhf glibc) its last second, in 2038: the
+/// timer never fires on its own (and if it does, it is armed again).
+const FAR: libc::time_t = if size_of::<libc::time_t>() >= 8 {
+    4_102_444_800_u64 as libc::time_t
+} else {
+    libc::time_t::MAX
+};
+
 /// Arms the timer at an absolute time far in the future, cancelled by a clock set.
 fn arm(fd: &OwnedFd) -> io::Result<()> {
     let spec = libc::itimerspec {
@@ -63,9 +71,8 @@ fn arm(fd: &OwnedFd) -> io::Result<()> {
             tv_sec: 0,
             tv_nsec: 0,
         },
-        // 2100-01-01: it never fires on its own.
         it_value: libc::timespec {
-            tv_sec: 4_102_444_800,
+            tv_sec: FAR,
             tv_nsec: 0,
         },
     };

@@ -56,13 +56,11 @@ impl ClockWatch {
     }
 }
 
-/// 2100-01-01, or with a 32-bit `time_t` (armhf glibc) its last second, in 2038: the
-/// timer never fires on its own (and if it does, it is armed again).
-const FAR: libc::time_t = if size_of::<libc::time_t>() >= 8 {
-    4_102_444_800_u64 as libc::time_t
-} else {
-    libc::time_t::MAX
-};
+/// `secs` as a `time_t`, or 2038-01-19 where `time_t` is 32 bits (armhf glibc). Generic
+/// so that the type is inferred: naming `libc::time_t` is deprecated on musl.
+fn saturate<T: TryFrom<i64> + From<i32>>(secs: i64) -> T {
+    T::try_from(secs).unwrap_or_else(|_| T::from(i32::MAX))
+}
 
 /// Arms the timer at an absolute time far in the future, cancelled by a clock set.
 fn arm(fd: &OwnedFd) -> io::Result<()> {
@@ -72,7 +70,8 @@ fn arm(fd: &OwnedFd) -> io::Result<()> {
             tv_nsec: 0,
         },
         it_value: libc::timespec {
-            tv_sec: FAR,
+            // 2100-01-01: it never fires on its own (and if it does, it is armed again).
+            tv_sec: saturate(4_102_444_800),
             tv_nsec: 0,
         },
     };
@@ -89,4 +88,13 @@ fn arm(fd: &OwnedFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_far_expiry_fits_either_time_t() {
+        assert_eq!(super::saturate::<i64>(4_102_444_800), 4_102_444_800);
+        assert_eq!(super::saturate::<i32>(4_102_444_800), i32::MAX);
+    }
 }

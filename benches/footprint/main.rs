@@ -109,9 +109,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    // dynhost's default log level, not the test harness's trace.
+    // dynhost's default log level, not the test harness's trace; DYNHOST_BENCH_LOG
+    // (e.g. "debug") to see where a scenario's time goes, at the cost of its numbers.
+    let level = std::env::var("DYNHOST_BENCH_LOG").unwrap_or_else(|_| "info".into());
     // SAFETY: no other thread runs yet.
-    unsafe { std::env::set_var("DYNHOST_LOG", "info") };
+    unsafe { std::env::set_var("DYNHOST_LOG", level) };
     // SAFETY: getuid has no preconditions.
     if unsafe { libc::getuid() } != 0 {
         eprintln!("footprint: run as root (each scenario creates a network namespace)");

@@ -207,6 +207,21 @@ fn set_addrs(world: &Shared, addrs: &[&'static str]) {
     }
 }
 
+/// Takes ppp0 down or brings it back with its addresses unchanged, as netlink would.
+fn set_link(world: &Shared, up: bool) {
+    let mut w = world.borrow_mut();
+    w.link_down = !up;
+    w.events.push_back(NetEvent::Link {
+        index: 7,
+        name: Some("ppp0".into()),
+        removed: false,
+        up,
+    });
+    if let Some(n) = &w.notify {
+        let _ = n.send(());
+    }
+}
+
 fn kill_watch(world: &Shared) {
     let mut w = world.borrow_mut();
     w.kill_watch = true;
@@ -985,33 +1000,9 @@ fn a_reconnect_with_the_same_address_checks_dns_again() {
         assert_eq!(checks(&h).len(), 1);
         assert!(h.sent().is_empty(), "DNS agrees: nothing to do");
         // The link goes down and comes back with the same address (a PPP reconnect).
-        {
-            let mut w = h.world.borrow_mut();
-            w.link_down = true;
-            w.events.push_back(NetEvent::Link {
-                index: 7,
-                name: Some("ppp0".into()),
-                removed: false,
-                up: false,
-            });
-            if let Some(n) = &w.notify {
-                let _ = n.send(());
-            }
-        }
+        set_link(&h.world, false);
         run_for(5 * S).await;
-        {
-            let mut w = h.world.borrow_mut();
-            w.link_down = false;
-            w.events.push_back(NetEvent::Link {
-                index: 7,
-                name: Some("ppp0".into()),
-                removed: false,
-                up: true,
-            });
-            if let Some(n) = &w.notify {
-                let _ = n.send(());
-            }
-        }
+        set_link(&h.world, true);
         run_for(5 * S).await;
         // Checked again after the reconnect (then, after the new update, once more).
         assert_eq!(

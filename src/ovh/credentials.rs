@@ -403,26 +403,20 @@ pub fn load(endpoint_flag: Option<&str>) -> Result<Credentials, String> {
 }
 
 fn read_ini(path: &Path) -> Result<Option<Ini>, String> {
-    use std::io::Read;
+    use std::io::ErrorKind;
     let shown = path.display();
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let text = match crate::bounded::read_text(path, MAX_FILE as usize) {
+        Ok(text) => text,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        // Too large, or not UTF-8.
+        Err(e) if e.kind() == ErrorKind::InvalidData => {
+            return Err(format!("{shown}: {e}; it is not an OVH credentials file"));
+        }
         Err(e) => {
             tracing::warn!("skipping {shown}: {e}");
             return Ok(None);
         }
     };
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(format!(
-            "{shown} is larger than {MAX_FILE} bytes; it is not an OVH credentials file"
-        ));
-    }
-    let text = String::from_utf8(bytes).map_err(|_| format!("{shown} is not UTF-8 text"))?;
     Ini::parse(&text)
         .map(Some)
         .map_err(|e| format!("{shown}: {e}"))

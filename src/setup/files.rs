@@ -9,7 +9,7 @@
 //! of the directory. A planted symlink is never followed.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -66,24 +66,13 @@ pub fn locate(path: &Path, given: bool) -> Result<Target, String> {
     Ok(Target { path, format, text })
 }
 
-/// A file's text, `None` if it does not exist; bounded.
+/// A file's text, `None` if it does not exist; read through [`crate::bounded`].
 pub fn read_bounded(path: &Path, max: u64) -> Result<Option<String>, String> {
-    let shown = path.display();
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {shown}: {e}")),
-    };
-    let mut bytes = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
-    if bytes.len() as u64 > max {
-        return Err(format!("{shown} is larger than {max} bytes"));
+    match crate::bounded::read_text(path, max as usize) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
-    String::from_utf8(bytes)
-        .map(Some)
-        .map_err(|_| format!("{shown} is not UTF-8 text"))
 }
 
 /// Where the password file goes by default: next to a TOML config; for UCI, in

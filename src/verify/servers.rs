@@ -6,14 +6,13 @@
 //! stays testable.
 
 use std::fmt;
-use std::io::Read;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::Path;
 
 /// The DNS port.
 pub const DNS_PORT: u16 = 53;
-/// At most this much of resolv.conf is read, and this many lines looked at.
-pub const MAX_RESOLV_CONF: u64 = 64 * 1024;
+/// A larger resolv.conf is refused; at most this many lines are looked at.
+pub const MAX_RESOLV_CONF: usize = 64 * 1024;
 const MAX_RESOLV_LINES: usize = 1000;
 /// Longest server text accepted (a hostname of 253 characters and a port).
 const MAX_SERVER_TEXT: usize = 260;
@@ -190,15 +189,11 @@ pub fn resolv_conf_nameserver(
     })
 }
 
-/// Reads the first nameserver from the resolv.conf at `path` (bounded to
-/// [`MAX_RESOLV_CONF`] bytes).
+/// Reads the first nameserver from the resolv.conf at `path`, through [`crate::bounded`]
+/// (a regular file of at most [`MAX_RESOLV_CONF`] bytes: a FIFO cannot block the loop).
 pub fn read_resolv_conf(path: &Path) -> Result<SocketAddr, String> {
     let place = path.display();
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("{place}: {e}; set verify.resolver"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_RESOLV_CONF)
-        .read_to_end(&mut bytes)
+    let bytes = crate::bounded::read(path, MAX_RESOLV_CONF)
         .map_err(|e| format!("{place}: {e}; set verify.resolver"))?;
     let text = String::from_utf8_lossy(&bytes);
     resolv_conf_nameserver(&text, if_index).map_err(|e| format!("{place}: {e}"))
@@ -350,6 +345,13 @@ mod tests {
         );
         let e = read_resolv_conf(&dir.join("missing")).unwrap_err();
         assert!(e.contains("set verify.resolver"), "{e}");
+        // A FIFO in its place is refused at once instead of blocking the daemon's loop.
+        let fifo = dir.join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read_resolv_conf(&fifo).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
         assert_eq!(
             if_index("lo").is_some(),
             Path::new("/sys/class/net/lo").exists()

@@ -112,10 +112,7 @@ pub(super) fn scale(t: &mut Table, r: &Results) {
             let ok = t.judge(last.max <= change_limit);
             Row::new(m_change, cell).target(t_change, ok)
         }
-        _ => {
-            let ok = t.judge(false);
-            Row::new(m_change, "no change measured").target(t_change, ok)
-        }
+        _ => Row::new(m_change, "no change measured").target(t_change, t.judge(false)),
     };
     t.rows.push(row);
 
@@ -182,15 +179,9 @@ pub(super) fn gateway(t: &mut Table, r: &Results) {
                     let ok = t.judge(st.p95 <= limit);
                     Row::new(metric, cell).target(target, ok)
                 }
-                None => {
-                    let ok = t.judge(false);
-                    Row::new(metric, "no sample").target(target, ok)
-                }
+                None => Row::new(metric, "no sample").target(target, t.judge(false)),
             },
-            Err(e) => {
-                let ok = t.judge(false);
-                Row::new(metric, err_cell(e)).target(target, ok)
-            }
+            Err(e) => Row::new(metric, err_cell(e)).target(target, t.judge(false)),
         };
         t.rows.push(row);
     }
@@ -290,15 +281,9 @@ pub(super) fn verify(t: &mut Table, r: &Results) {
                     let ok = t.judge(st.p95 <= limit);
                     Row::new(metric, cell).target(target, ok)
                 }
-                _ => {
-                    let ok = t.judge(false);
-                    Row::new(metric, "no sample").target(target, ok)
-                }
+                _ => Row::new(metric, "no sample").target(target, t.judge(false)),
             },
-            Err(e) => {
-                let ok = t.judge(false);
-                Row::new(metric, err_cell(e)).target(target, ok)
-            }
+            Err(e) => Row::new(metric, err_cell(e)).target(target, t.judge(false)),
         };
         t.rows.push(row);
     }

@@ -303,3 +303,39 @@ fn the_embedded_default_dry_runs_on_the_default_route_interface() {
         assert!(agent.stop().success());
     });
 }
+
+/// `dynhost status | head`: the reader is gone before the command writes. Every command
+/// that prints ends normally (exit 0, nothing on stderr about it), never with a panic.
+#[test]
+fn a_closed_stdout_is_a_normal_end_for_every_command_that_prints() {
+    let (_dir, cfg) = offline_config("closed-pipe");
+    for args in [
+        vec!["check"],
+        vec!["status"],
+        vec!["status", "--json"],
+        vec!["--dry-run", "update", "--ip", "203.0.113.9"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        // Closed before the command starts: its first write meets EPIPE.
+        drop(reader);
+        let out = Command::new(BIN)
+            .arg("-c")
+            .arg(&cfg)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+        assert!(
+            !stderr.contains("internal error") && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use crate::provider::HttpPublisher;
 pub fn run(config: &Config) -> Result<Exit> {
     // Building the HTTPS client validates ca_file too.
     HttpPublisher::new(&config.provider).map_err(Error::Config)?;
-    println!("{}", report(config));
+    crate::outln!("{}", report(config));
     Ok(Exit::Success)
 }
 

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod exit;
+pub mod out;
 pub mod run;
 pub mod status;
 pub mod update;

@@ -17,9 +17,9 @@ pub fn show(config: &Config, json_out: bool) -> Result<Exit> {
     let rows = rows(config, &state);
     let now = state::wall_now();
     if json_out {
-        print!("{}", json(&rows, now));
+        crate::out!("{}", json(&rows, now));
     } else {
-        print!("{}", text(&rows, now));
+        crate::out!("{}", text(&rows, now));
     }
     Ok(Exit::Success)
 }

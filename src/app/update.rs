@@ -25,7 +25,7 @@ pub async fn run(config: Config, request: &UpdateRequest, dry_run: bool) -> Resu
         match control::ask(&config.control_socket, request, wait).await {
             Ok(Reach::NoDaemon) => {}
             Ok(Reach::Answer(Ok(reports))) => {
-                print!("{}", oneshot::summary(&reports, &Default::default(), true));
+                crate::out!("{}", oneshot::summary(&reports, &Default::default(), true));
                 return Ok(exit_for(oneshot::failed(&reports)));
             }
             Ok(Reach::Answer(Err(Refusal::NotFollowed(m)))) => return Err(Error::NotFollowed(m)),
@@ -59,7 +59,7 @@ pub async fn run(config: Config, request: &UpdateRequest, dry_run: bool) -> Resu
         .map_err(|e| match e {
             RoundError::Request(e) => Error::NotFollowed(e.to_string()),
         })?;
-    print!("{}", round.summary());
+    crate::out!("{}", round.summary());
     Ok(exit_for(round.failed()))
 }
 

@@ -70,7 +70,7 @@ pub async fn run(config: Config) -> Result<Exit> {
             let _ = writeln!(out, "  {l}");
         }
     }
-    print!("{out}");
+    crate::out!("{out}");
     Ok(if agree { Exit::Success } else { Exit::Failure })
 }
 

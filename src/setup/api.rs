@@ -29,7 +29,7 @@ impl Api<'_> {
 
     async fn read(&self, path: &str) -> Result<Value, ApiError> {
         if self.dry_run {
-            println!(
+            crate::outln!(
                 "dry run: {} (a read: made)",
                 describe(Method::Get, path, None)
             );
@@ -46,7 +46,7 @@ impl Api<'_> {
         retry: Retry,
     ) -> Result<Option<Value>, ApiError> {
         if self.dry_run {
-            println!("dry run: would call {}", describe(method, path, body));
+            crate::outln!("dry run: would call {}", describe(method, path, body));
             return Ok(None);
         }
         self.client.call(method, path, body, retry).await.map(Some)

@@ -83,7 +83,7 @@ pub(super) async fn execute(
             Action::AddToConfig if api.dry_run => {
                 let text = files::with_record(target, spec, PasswordRef::File);
                 let old = target.text.as_deref().map_or(0, str::len);
-                println!(
+                crate::outln!(
                     "dry run: would add to {}:\n{}",
                     target.path.display(),
                     text[old..].trim_start_matches('\n')
@@ -176,7 +176,7 @@ async fn create_login(api: &Api<'_>, n: &Names, login: &str, suffix: &str) -> Re
 /// Writes the password file after its login call succeeded (a dry run says so only).
 fn save_password(api: &Api<'_>, n: &Names, password: &Secret) -> Result<(), Step> {
     if api.dry_run {
-        println!(
+        crate::outln!(
             "dry run: would write the new password to {} (mode 0600)",
             n.password_file.display()
         );

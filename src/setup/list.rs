@@ -22,13 +22,13 @@ pub async fn list(args: &SetupArgs) -> Result<(), Failure> {
         logins.push(api.login(&name).await?);
     }
     let records = api.dyn_records(None).await?;
-    println!("DynHost logins in {zone}: {}", logins.len());
+    crate::outln!("DynHost logins in {zone}: {}", logins.len());
     for l in &logins {
-        println!("  {}  for {}", l.login, hostname_of(&l.sub_domain, &zone));
+        crate::outln!("  {}  for {}", l.login, hostname_of(&l.sub_domain, &zone));
     }
-    println!("DynHost records in {zone}: {}", records.len());
+    crate::outln!("DynHost records in {zone}: {}", records.len());
     for r in &records {
-        println!(
+        crate::outln!(
             "  {}  {} → {}",
             r.id,
             hostname_of(&r.sub_domain, &zone),

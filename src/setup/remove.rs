@@ -43,15 +43,15 @@ pub async fn remove(
         }
     }
     if records.is_empty() && logins.is_empty() {
-        println!("dynhost setup: {hostname}: no DynHost record or login to remove");
+        crate::outln!("dynhost setup: {hostname}: no DynHost record or login to remove");
         return Ok(());
     }
-    println!("To remove for {hostname}:");
+    crate::outln!("To remove for {hostname}:");
     for r in &records {
-        println!("  DynHost record {} → {}", r.id, r.ip);
+        crate::outln!("  DynHost record {} → {}", r.id, r.ip);
     }
     for l in &logins {
-        println!("  DynHost login {}", l.login);
+        crate::outln!("  DynHost login {}", l.login);
     }
     if !dry_run && !args.yes {
         confirm()?;
@@ -108,16 +108,16 @@ pub async fn remove(
         }
     }
     if dry_run {
-        println!("dry run: nothing was removed");
+        crate::outln!("dry run: nothing was removed");
         return Ok(());
     }
-    println!("dynhost setup: {hostname}: removed");
+    crate::outln!("dynhost setup: {hostname}: removed");
     // The config is the operator's: say what still refers to the name.
     if let Ok(target) = files::locate(config_path, given)
         && let Ok(Some(c)) = files::existing(&target)
         && let Some(r) = c.records.iter().find(|r| r.hostname == hostname)
     {
-        println!(
+        crate::outln!(
             "note: {} still has the record for {hostname}{}: remove it, then reload dynhost \
              (its updates would now fail)",
             target.path.display(),

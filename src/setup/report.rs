@@ -11,7 +11,7 @@ use crate::config;
 pub(super) fn check(target: &Target) -> Result<String, Failure> {
     let loaded = config::load(&target.path).map_err(|e| Failure::Config(e.to_string()))?;
     for w in &loaded.warnings {
-        println!("warning: {w}");
+        crate::outln!("warning: {w}");
     }
     crate::provider::HttpPublisher::new(&loaded.config.provider).map_err(Failure::Config)?;
     let c = &loaded.config;
@@ -25,35 +25,35 @@ pub(super) fn check(target: &Target) -> Result<String, Failure> {
 
 pub(super) fn report(plan: &Plan, n: &Names, target: &Target, spec: &RecordSpec, checked: &str) {
     if plan.actions.is_empty() {
-        println!("dynhost setup: {}: nothing to change", n.hostname);
+        crate::outln!("dynhost setup: {}: nothing to change", n.hostname);
         for u in &plan.unchanged {
-            println!("  {u}");
+            crate::outln!("  {u}");
         }
     } else {
-        println!("dynhost setup: {}: done", n.hostname);
+        crate::outln!("dynhost setup: {}: done", n.hostname);
         for a in &plan.actions {
-            println!("  {}", done_text(a, n));
+            crate::outln!("  {}", done_text(a, n));
         }
     }
     for note in &plan.notes {
-        println!("note: {note}");
+        crate::outln!("note: {note}");
     }
-    println!("{checked}");
+    crate::outln!("{checked}");
     if plan.actions.is_empty() {
         return;
     }
     match target.format {
-        files::Format::Uci => println!(
+        files::Format::Uci => crate::outln!(
             "next: /etc/init.d/dynhost reload (or start) so that the daemon takes the record"
         ),
-        files::Format::Toml => println!(
+        files::Format::Toml => crate::outln!(
             "next: if dynhost runs, reload it (systemctl reload dynhost, or send it SIGHUP); \
              otherwise start it (systemctl enable --now dynhost, or dynhost run)"
         ),
     }
     let in_config = files::password_file_in_config(target, &spec.password_file);
     if target.format == files::Format::Toml && !in_config.contains('/') {
-        println!(
+        crate::outln!(
             "  with the systemd unit from contrib/systemd, hand it the password: systemctl \
              edit dynhost, and under [Service] add LoadCredential={in_config}:{}",
             spec.password_file.display()
@@ -69,25 +69,25 @@ pub(super) fn dry_run_summary(
     spec: &RecordSpec,
 ) -> Result<(), Failure> {
     for note in &plan.notes {
-        println!("note: {note}");
+        crate::outln!("note: {note}");
     }
     if plan.actions.contains(&Action::AddToConfig) {
         let text = files::with_record(target, spec, PasswordRef::Placeholder);
         files::validate(target, &text).map_err(Failure::Config)?;
-        println!(
+        crate::outln!(
             "check (the config as it would be): {}: OK",
             target.path.display()
         );
     } else {
-        println!("{}", check(target)?);
+        crate::outln!("{}", check(target)?);
     }
     if plan.actions.is_empty() {
-        println!("dry run: {}: nothing to change", n.hostname);
+        crate::outln!("dry run: {}: nothing to change", n.hostname);
         for u in &plan.unchanged {
-            println!("  {u}");
+            crate::outln!("  {u}");
         }
     } else {
-        println!(
+        crate::outln!(
             "dry run: nothing was changed; setup would make {} change(s)",
             plan.actions.len()
         );

@@ -27,18 +27,18 @@ pub async fn request_token(args: &SetupArgs, dry_run: bool) -> Result<(), Failur
             .collect::<Vec<_>>(),
         "redirection": Value::Null,
     });
-    println!("Rights requested:");
+    crate::outln!("Rights requested:");
     for (m, p) in &list {
-        println!("  {m} {p}");
+        crate::outln!("  {m} {p}");
     }
     if args.zone.is_none() {
-        println!(
+        crate::outln!(
             "note: without --zone these rights cover every DNS zone of the account; give \
              --zone to limit them to one"
         );
     }
     if dry_run {
-        println!(
+        crate::outln!(
             "dry run: would call {}",
             describe(Method::Post, "/auth/credential", Some(&body))
         );
@@ -60,7 +60,7 @@ pub async fn request_token(args: &SetupArgs, dry_run: bool) -> Result<(), Failur
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
         .ok_or_else(|| unexpected("/auth/credential", "no validationUrl"))?;
     let section = creds.endpoint.name();
-    println!(
+    crate::outln!(
         "1. Open this URL, log in to OVH and grant the rights:\n   {url}\n\
          2. Give dynhost the new consumer key, either as\n   export OVH_CONSUMER_KEY={ck}\n\
          \x20  or as consumer_key={ck} in the [{section}] section of ~/.ovh.conf (mode 0600)\n\

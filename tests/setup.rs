@@ -1333,3 +1333,127 @@ fn an_existing_different_record_for_the_name_is_refused_before_any_change() {
         assert!(bed.api.calls().iter().all(|c| c.method == "GET"));
     });
 }
+
+/// Starts `dynhost setup` for `sub` without waiting for it. Its output goes to files
+/// (a trace-level log would fill a pipe nobody reads yet).
+fn spawn_setup(bed: &Bed, sub: &str) -> std::process::Child {
+    let env = default_env(bed);
+    let file = |name: &str| std::fs::File::create(bed.dir.join(&format!("{sub}.{name}"))).unwrap();
+    bed.command(
+        &["--zone", ZONE, "--subdomain", sub, "--interface", "br0"],
+        &env,
+        true,
+    )
+    .stdout(file("out"))
+    .stderr(file("err"))
+    .spawn()
+    .expect("cannot run dynhost")
+}
+
+fn wait_setup(bed: &Bed, sub: &str, mut child: std::process::Child) -> Out {
+    use std::os::unix::process::ExitStatusExt;
+    let status = child.wait().unwrap();
+    let read = |name: &str| std::fs::read(bed.dir.join(&format!("{sub}.{name}"))).unwrap();
+    let out = std::process::Output {
+        status: std::process::ExitStatus::from_raw(status.into_raw()),
+        stdout: read("out"),
+        stderr: read("err"),
+    };
+    finish(&["setup", sub], out)
+}
+
+/// Waits until the fake has created the DynHost record for `sub`: that run has read
+/// the config long ago and now waits at its (delayed) refresh.
+fn wait_record_created(bed: &Bed, sub: &str, child: &mut std::process::Child) {
+    let needle = format!("\"subDomain\":\"{sub}\"");
+    agent::wait_until(
+        "the DynHost record to be created",
+        Duration::from_secs(20),
+        || {
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!("setup {sub} ended early: {st:?}");
+            }
+
+            bed.api.calls().iter().any(|c| {
+                c.method == "POST"
+                    && c.path.ends_with("/dynHost/record")
+                    && c.body.contains(&needle)
+            })
+        },
+    );
+}
+
+#[test]
+fn two_setups_at_once_and_a_hand_edit_during_one_lose_no_record() {
+    in_netns(|| {
+        wan("203.0.113.7/24");
+        let provider = Provider::start();
+        let bed = Bed::new("race", AHEAD, &provider.url());
+        let head = bed.config_text();
+
+        // Both runs read the config at start, then wait at the refresh: each has read
+        // it before either writes.
+        bed.api
+            .inject("POST", "/refresh", Fault::Delay(Duration::from_secs(2)), 2);
+        let home = spawn_setup(&bed, "home");
+        let office = spawn_setup(&bed, "office");
+        let (home, office) = (
+            wait_setup(&bed, "home", home),
+            wait_setup(&bed, "office", office),
+        );
+        assert_eq!(home.code, Some(0), "{}", home.all());
+        assert_eq!(office.code, Some(0), "{}", office.all());
+        let text = bed.config_text();
+        assert!(text.starts_with(&head), "{text}");
+        for host in ["home.example.com", "office.example.com"] {
+            assert_eq!(
+                text.matches(&format!("hostname = \"{host}\"")).count(),
+                1,
+                "{host} once:\n{text}"
+            );
+        }
+
+        // A record added by hand while a run waits for the API is kept, and the run's
+        // record follows it.
+        bed.api
+            .inject("POST", "/refresh", Fault::Delay(Duration::from_secs(3)), 1);
+        let mut garage = spawn_setup(&bed, "garage");
+        wait_record_created(&bed, "garage", &mut garage);
+        let by_hand = "\n[[record]]\nhostname = \"cellar.example.com\"\nusername = \"u\"\n\
+                       password_file = \"home.example.com.secret\"\ninterface = \"br0\"\n";
+        let before = bed.config_text();
+        std::fs::write(&bed.cfg, format!("{before}{by_hand}")).unwrap();
+        let garage = wait_setup(&bed, "garage", garage);
+        assert_eq!(garage.code, Some(0), "{}", garage.all());
+        let text = bed.config_text();
+        assert!(text.starts_with(&format!("{before}{by_hand}")), "{text}");
+        assert!(text.contains("hostname = \"garage.example.com\""), "{text}");
+        let checked = agent::run(&bed.cfg, &["check"]);
+        assert_eq!(checked.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&checked.stdout).contains("4 record(s)"));
+
+        // A hand edit that is not an append (a setting changed) is kept; the run says
+        // which file changed and writes nothing.
+        bed.api
+            .inject("POST", "/refresh", Fault::Delay(Duration::from_secs(3)), 1);
+        let mut attic = spawn_setup(&bed, "attic");
+        wait_record_created(&bed, "attic", &mut attic);
+        let edited = bed.config_text().replace(
+            "# The fake dyndns2 provider.",
+            "# The fake provider, edited.",
+        );
+        std::fs::write(&bed.cfg, &edited).unwrap();
+        let attic = wait_setup(&bed, "attic", attic);
+        assert_ne!(attic.code, Some(0), "{}", attic.all());
+        let cfg = bed.cfg.canonicalize().unwrap();
+        assert!(
+            attic
+                .stderr
+                .contains(&format!("{} changed since it was read", cfg.display())),
+            "{}",
+            attic.stderr
+        );
+        assert_eq!(bed.config_text(), edited);
+        bed.assert_files_clean();
+    });
+}

@@ -18,6 +18,7 @@ mod table;
 pub mod uci;
 mod value;
 mod walk;
+pub mod write;
 
 use std::fmt;
 use std::net::Ipv6Addr;

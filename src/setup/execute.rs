@@ -90,10 +90,9 @@ pub(super) async fn execute(
                 );
                 Ok(())
             }
-            Action::AddToConfig => {
-                let text = files::with_record(target, spec, PasswordRef::File);
-                files::write_config(target, &text).map_err(Step::Local)
-            }
+            Action::AddToConfig => files::add_record(target, spec)
+                .map(|e| debug!(outcome = ?e, "config record"))
+                .map_err(Step::Local),
         };
         match result {
             Ok(()) => p.done.push(done_text(action, n)),

@@ -4,18 +4,17 @@
 //! The record is appended as text. Appending `[[record]]` at the end of a valid TOML
 //! document keeps every other byte (comments, order, spacing); the result is then
 //! validated with [`config::parse`] before it replaces the file, so setup never leaves a
-//! config that `dynhost check` refuses. Both files are replaced atomically: a temporary
+//! config that `dynhost check` refuses. The config goes through the one config writer
+//! ([`crate::config::write`]: a lock, the file read again, an append by someone else
+//! merged, any other change refused). Both files are replaced atomically: a temporary
 //! file created with `O_EXCL | O_NOFOLLOW` in the same directory, fsync, rename, fsync
 //! of the directory. A planted symlink is never followed.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 
-use ring::rand::{SecureRandom, SystemRandom};
-
 use crate::config::uci;
+pub use crate::config::write::{Edited, replace_atomically};
 use crate::config::{self, Config};
 use crate::secret::Secret;
 
@@ -274,75 +273,6 @@ pub fn password_file_state(path: &Path) -> Result<bool, String> {
     }
 }
 
-/// A random name part for temporary files.
-fn nonce() -> String {
-    let mut b = [0u8; 8];
-    // A failed RNG still leaves O_EXCL to keep the name from being someone else's file.
-    let _ = SystemRandom::new().fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Writes `bytes` to `path` atomically with `mode` (and the owner of the file it
-/// replaces, when we may): never through a symlink.
-pub fn replace_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    remove_leftovers(&dir, &name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", nonce()));
-    let owner = std::fs::symlink_metadata(path)
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| (m.uid(), m.gid()));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)?;
-        // The umask may have narrowed the mode; set it exactly.
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        if let Some((uid, gid)) = owner {
-            // Keeps a config's owner; only root may change it, and only then it matters.
-            let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
-        }
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Removes temporary files a killed run left next to `name` (they may hold a password).
-fn remove_leftovers(dir: &Path, name: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let prefix = format!(".{name}.");
-    for e in entries.flatten() {
-        let file = e.file_name();
-        let file = file.to_string_lossy();
-        let ours = file
-            .strip_prefix(&prefix)
-            .and_then(|rest| rest.strip_suffix(".tmp"))
-            .is_some_and(|n| n.len() == 16 && n.bytes().all(|b| b.is_ascii_hexdigit()));
-        if ours {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
-
 /// Writes the DynHost password file: mode 0600, one line.
 pub fn write_password_file(path: &Path, password: &Secret) -> Result<(), String> {
     let mut bytes = password.expose().as_bytes().to_vec();
@@ -353,21 +283,40 @@ pub fn write_password_file(path: &Path, password: &Secret) -> Result<(), String>
     result
 }
 
-/// Replaces the config with `text` after validating it; keeps the file's mode.
-pub fn write_config(target: &Target, text: &str) -> Result<(), String> {
-    validate(target, text).map_err(|e| {
-        format!("the config with the new record does not pass check, so it was not written:\n{e}")
-    })?;
-    let mode = std::fs::metadata(&target.path)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o644);
-    replace_atomically(&target.path, text.as_bytes(), mode)
-        .map_err(|e| format!("cannot write {}: {e}", target.path.display()))
+/// Adds the record to the config through the one config writer
+/// ([`config::write::edit`]): under its lock, on the file as it is now. A record for the
+/// same name that another run added meanwhile is taken when it is ours, refused
+/// otherwise.
+pub fn add_record(target: &Target, spec: &RecordSpec) -> Result<Edited, String> {
+    let change = |now: Option<&str>| {
+        let t = Target {
+            text: now.map(str::to_string),
+            ..target.clone()
+        };
+        if let Some(c) = existing(&t)?
+            && let Some(r) = c.records.iter().find(|r| r.hostname == spec.hostname)
+        {
+            let file = r.password_file.as_deref();
+            return if r.username == spec.username && file == Some(spec.password_file.as_path()) {
+                Ok(None)
+            } else {
+                Err(format!(
+                    "{} got a record for {} while setup ran, and it is not the one setup \
+                     would write: nothing was added. Look at it, then run setup again",
+                    target.path.display(),
+                    spec.hostname
+                ))
+            };
+        }
+        Ok(Some(with_record(&t, spec, PasswordRef::File)))
+    };
+    config::write::edit(&target.path, target.text.as_deref(), &change)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn spec() -> RecordSpec {
         RecordSpec {
@@ -524,12 +473,22 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         let t = locate(&path, true).unwrap();
         assert_eq!(t.format, Format::Toml);
-        let broken = format!("{COMMENTED}\n[[record]]\nbogus = 1\n");
-        assert!(write_config(&t, &broken).is_err());
+        let ours = RecordSpec {
+            password_file: d.join("home.secret"),
+            ..spec()
+        };
+        write_password_file(&ours.password_file, &Secret::new("s3cret".into())).unwrap();
+        let bad = RecordSpec {
+            interface: "not an interface!".into(),
+            ..ours.clone()
+        };
+        assert!(add_record(&t, &bad).is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), COMMENTED);
-        let good = with_record(&t, &spec(), PasswordRef::Placeholder);
-        write_config(&t, &good).unwrap();
+        let good = with_record(&t, &ours, PasswordRef::File);
+        assert_eq!(add_record(&t, &ours), Ok(Edited::Written));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), good);
+        // The same record added again (another run got there first): nothing to do.
+        assert_eq!(add_record(&t, &ours), Ok(Edited::Unchanged));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o640);
         std::fs::remove_dir_all(&d).unwrap();

@@ -339,3 +339,24 @@ fn a_closed_stdout_is_a_normal_end_for_every_command_that_prints() {
         );
     }
 }
+
+/// `dynhost verify` says what would be published and what DNS answers; it sends
+/// nothing and logs no "dry run: would send" line nobody asked for.
+#[test]
+fn verify_logs_no_dry_run_request() {
+    in_netns(|| {
+        bridge("br0");
+        ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
+        let dir = Scratch::new("verify-quiet");
+        // A resolver nothing answers on: DNS is unknown, which is not the point here.
+        let body = format!(
+            "[verify]\nresolver = \"127.0.0.1:9\"\n{}",
+            record("home.example.com", "br0", "")
+        );
+        let cfg = write_config(&dir, "http://127.0.0.1:1/nic/update", &body);
+        let out = run(&cfg, &["verify"]);
+        let (stdout, stderr) = text(&out);
+        assert!(stdout.contains("would publish 203.0.113.5"), "{stdout}");
+        assert!(!stderr.contains("would send"), "{stderr}");
+    });
+}

@@ -12,7 +12,8 @@ use crate::driver::{Edges, Rtnetlink};
 use crate::engine::{Dns, SlotKey, SlotResult};
 use crate::model::Family;
 use crate::netlink;
-use crate::provider::Sender;
+use crate::provider::reply::Outcome;
+use crate::provider::{Publish, Update};
 use crate::request::UpdateRequest;
 use crate::source::Sources;
 use crate::state::{Store, rfc3339};
@@ -26,7 +27,7 @@ pub async fn run(config: Config) -> Result<Exit> {
     let verifier = Verifier::new(&config.verify);
     let mut edges = Edges {
         outside: Sources::new(&config).map_err(Error::Config)?,
-        publisher: Sender::new(&config, true).map_err(Error::Config)?,
+        publisher: Quiet,
         kernel: Rtnetlink {
             rcvbuf: netlink::DEFAULT_RCVBUF,
         },
@@ -72,6 +73,16 @@ pub async fn run(config: Config) -> Result<Exit> {
     }
     crate::out!("{out}");
     Ok(if agree { Exit::Success } else { Exit::Failure })
+}
+
+/// `verify` only wants what would be published: nothing is sent, and nothing is said
+/// about the request a dry run would log.
+struct Quiet;
+
+impl Publish for Quiet {
+    fn publish(&self, _: Update) -> impl Future<Output = Outcome> + 'static {
+        std::future::ready(Outcome::DryRun)
+    }
 }
 
 /// The verdict for `expected`, and one line per server.

@@ -360,3 +360,46 @@ fn verify_logs_no_dry_run_request() {
         assert!(!stderr.contains("would send"), "{stderr}");
     });
 }
+
+/// WARN lines about a readable password (the trace-level log repeats them at DEBUG).
+fn readable_warnings(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains("is readable by group or others"))
+        .count()
+}
+
+/// The "password readable by group or others" warning: once per file and change,
+/// across commands and SIGHUPs; `check` always lists it.
+#[test]
+fn a_readable_password_is_warned_about_once_per_file_and_change() {
+    in_netns(|| {
+        let (dir, cfg) = offline_config("warn-once");
+        support::agent::set_mode(&cfg, 0o644);
+        let status = || text(&run(&cfg, &["status"])).1;
+        assert_eq!(readable_warnings(&status()), 1);
+        assert_eq!(readable_warnings(&status()), 0, "said once");
+        assert_eq!(readable_warnings(&text(&run(&cfg, &["check"])).1), 1);
+        // A change of the file (its mode) is said again, once.
+        support::agent::set_mode(&cfg, 0o640);
+        assert_eq!(readable_warnings(&status()), 1);
+        assert_eq!(readable_warnings(&status()), 0);
+        // The daemon and its reloads say nothing more about the same file...
+        let agent = Agent::start(&cfg, &[]);
+        agent.wait_log("ready", T);
+        for n in 1..=2 {
+            agent.signal(libc::SIGHUP);
+            agent.wait_count("SIGHUP: config loaded", n, T);
+        }
+        assert_eq!(readable_warnings(&agent.log()), 0, "{}", agent.log());
+        // ...until it changes.
+        support::agent::set_mode(&cfg, 0o604);
+        agent.signal(libc::SIGHUP);
+        agent.wait_count("SIGHUP: config loaded", 3, T);
+        agent.signal(libc::SIGHUP);
+        agent.wait_count("SIGHUP: config loaded", 4, T);
+        assert_eq!(readable_warnings(&agent.log()), 1, "{}", agent.log());
+        agent.stop();
+        drop(dir);
+    });
+}

@@ -9,12 +9,13 @@ pub mod run;
 pub mod status;
 pub mod update;
 pub mod verify;
+pub mod warned;
 
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, Config};
@@ -134,9 +135,8 @@ pub async fn resolve_config(cli: &Cli, config_given: bool) -> Result<Config> {
         }
         Error::Config(msg)
     })?;
-    for w in &loaded.warnings {
-        warn!("{w}");
-    }
+    let check = matches!(cli.command, Command::Check);
+    warned::tell(&loaded.warnings, &loaded.config.state_dir, check);
     Ok(loaded.config)
 }
 

@@ -158,9 +158,7 @@ async fn reload(path: Option<PathBuf>, tx: &mpsc::UnboundedSender<Command>) {
     let read = tokio::task::spawn_blocking(move || config::load(&path));
     match tokio::time::timeout(RELOAD_TIMEOUT, read).await {
         Ok(Ok(Ok(loaded))) => {
-            for w in &loaded.warnings {
-                warn!("{w}");
-            }
+            super::warned::tell(&loaded.warnings, &loaded.config.state_dir, false);
             info!(path = %shown, "SIGHUP: config loaded");
             let _ = tx.send(Command::Reload(Box::new(loaded.config)));
         }

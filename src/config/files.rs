@@ -157,6 +157,17 @@ fn json_string(text: &str, key: &str) -> Option<String> {
     }
 }
 
+/// The file a "readable by group or others" warning (from [`load`] or a password
+/// file) is about: such a warning is said once per file and change (`app::warned`).
+pub fn permission_warning_path(warning: &str) -> Option<&Path> {
+    if !warning.contains("is readable by group or others") {
+        return None;
+    }
+    warning
+        .rsplit_once("run: chmod 600 ")
+        .map(|(_, p)| Path::new(p))
+}
+
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     let origin = path.display().to_string();

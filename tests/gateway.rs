@@ -1236,3 +1236,51 @@ fn hostile_upnp_gateways() {
     // The redirect was not followed.
     assert_eq!(http[10].requests(), ["GET /desc.xml"]);
 }
+
+/// Every protocol fails, each its own way: the error names what each did (which
+/// refused, which stayed silent, which answered too slowly), not "no answer" for all.
+#[test]
+fn when_every_protocol_fails_each_one_s_failure_is_named() {
+    let up = Upstream::start(Options::no_daemon());
+    // NAT-PMP refuses (result 2, not authorized); PCP requests get nothing.
+    let _natpmp = UdpServer::start(
+        &up.router,
+        SocketAddr::from((GATEWAY, 5351)),
+        Box::new(|_, req| match req.first() {
+            Some(0) => vec![Datagram::now(natpmp_answer(2, Ipv4Addr::UNSPECIFIED))],
+            _ => Vec::new(),
+        }),
+    );
+    // A UPnP IGD whose SOAP answer never finishes.
+    let location = format!("http://{GATEWAY}:8000/desc.xml");
+    let _ssdp = SsdpServer::start(
+        &up.router,
+        GATEWAY,
+        vec![support::hostile::SsdpAnswer {
+            to: CLIENT,
+            from: GATEWAY,
+            bytes: ssdp_answer(&location),
+        }],
+    );
+    let _http = HttpServer::start(
+        &up.router,
+        SocketAddr::from((GATEWAY, 8000)),
+        Box::new(|_, path| match path {
+            "/desc.xml" => Http::ok(XML, &description("/ctl")),
+            _ => Http::Hang(Some(
+                "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n<s:Envelope".into(),
+            )),
+        }),
+    );
+    let got = in_client(&up, SCENARIO, || gateway::external(GATEWAY, CLIENT));
+    let text = got.unwrap_err().to_string();
+    for needle in [
+        "NAT-PMP: the gateway refused the request with result code 2",
+        "PCP: no answer from the gateway",
+        "UPnP IGD: no answer from the gateway (the SOAP answer did not arrive within 3 s)",
+        "s in all",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in {text}");
+    }
+    assert!(!text.contains('\n'), "{text}");
+}

@@ -446,19 +446,17 @@ pub async fn external_preferring(
             }
         }
     }
-    match most_telling(errors) {
-        // All silent: one line that says so.
-        Some(GatewayError::NoAnswer { protocol, detail }) => Err(GatewayError::NoAnswer {
-            protocol,
-            detail: format!(
-                "{detail}; no answer to PCP or UPnP IGD either, {:.1} s in all",
-                start.elapsed().as_secs_f32()
-            ),
-        }),
-        Some(e) => Err(e),
-        None => Err(GatewayError::NoAnswer {
+    // Every protocol failed: say what each did (which timed out, which refused), not
+    // only the most telling one.
+    match errors.len() {
+        0 => Err(GatewayError::NoAnswer {
             protocol: Protocol::NatPmp,
             detail: "no protocol was tried".into(),
+        }),
+        1 => Err(errors.remove(0)),
+        _ => Err(GatewayError::AllFailed {
+            errors,
+            took_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         }),
     }
 }

@@ -82,6 +82,12 @@ pub enum GatewayError {
     WrongSource { protocol: Protocol, detail: String },
     /// A local failure before anything reached the gateway (socket, route, randomness).
     Local { protocol: Protocol, detail: String },
+    /// Every protocol failed: what each did (timed out, refused...), in the order
+    /// asked, and the time it all took.
+    AllFailed {
+        errors: Vec<GatewayError>,
+        took_ms: u64,
+    },
 }
 
 impl GatewayError {
@@ -95,6 +101,9 @@ impl GatewayError {
             | GatewayError::Malformed { protocol, .. }
             | GatewayError::WrongSource { protocol, .. }
             | GatewayError::Local { protocol, .. } => *protocol,
+            GatewayError::AllFailed { errors, .. } => errors
+                .first()
+                .map_or(Protocol::NatPmp, GatewayError::protocol),
         }
     }
 
@@ -117,6 +126,9 @@ impl GatewayError {
             GatewayError::WrongSource { .. } => 3,
             GatewayError::Local { .. } => 2,
             GatewayError::NoAnswer { .. } => 1,
+            GatewayError::AllFailed { errors, .. } => {
+                errors.iter().map(GatewayError::weight).max().unwrap_or(0)
+            }
         }
     }
 }
@@ -170,6 +182,12 @@ impl fmt::Display for GatewayError {
             }
             GatewayError::Local { protocol, detail } => {
                 write!(f, "{protocol}: cannot ask the gateway: {detail}")
+            }
+            GatewayError::AllFailed { errors, took_ms } => {
+                for e in errors {
+                    write!(f, "{e}; ")?;
+                }
+                write!(f, "{:.1} s in all", *took_ms as f64 / 1000.0)
             }
         }
     }

@@ -7,11 +7,14 @@ mod support;
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use support::agent::{Agent, Scratch, record, run, settle, write_config};
+use support::forge;
 use support::hostile::{Http, HttpServer};
-use support::miniupnpd::{GATEWAY, LAN_IF, Netns, Options, PUBLIC, ROGUE, Upstream};
+use support::miniupnpd::{CLIENT, GATEWAY, LAN_IF, Netns, Options, PUBLIC, ROGUE, Upstream};
 use support::netns::{bridge, in_netns, ip, move_addr};
 use support::provider::Provider;
 
@@ -53,7 +56,8 @@ fn the_gateway_s_address_is_published_and_each_announced_change_sends_exactly_on
     let first = c.provider.nth(1, T, "the first update");
     assert_eq!(first.param("myip"), Some(PUBLIC.to_string().as_str()));
     c.agent.wait_log("reports our public address", T);
-    assert!(c.agent.log().contains("via=NAT-PMP"), "{}", c.agent.log());
+    // PCP first: its answer echoes our nonce (NAT-PMP's carries no proof).
+    assert!(c.agent.log().contains("via=PCP"), "{}", c.agent.log());
     // The ISP box gets a new address: miniupnpd announces it, once.
     let next = Ipv4Addr::new(203, 0, 113, 8);
     up.set_public(next);
@@ -135,24 +139,129 @@ fn a_gateway_without_a_public_address_publishes_nothing_and_says_why_once() {
     c.agent.stop();
 }
 
+/// A NAT-PMP announcement of `addr`.
+fn natpmp_announcement(addr: Ipv4Addr) -> Vec<u8> {
+    let mut packet = vec![0u8, 128, 0, 0, 0, 0, 0, 9];
+    packet.extend_from_slice(&addr.octets());
+    packet
+}
+
 #[test]
-fn an_announcement_from_another_lan_host_is_ignored() {
+fn a_flood_of_announcements_from_another_lan_host_never_reaches_us_and_changes_are_published() {
     let up = Upstream::start(Options::all());
     let c = start_client(&up.client, "", "ipv4_source = \"gateway\"");
     c.provider.nth(1, T, "the first update");
-    // A NAT-PMP announcement of another address, from the rogue host on the LAN.
-    up.rogue.run(|| {
-        let s = UdpSocket::bind((ROGUE, 5351)).unwrap();
-        let mut packet = vec![0u8, 128, 0, 0, 0, 0, 0, 9];
-        packet.extend_from_slice(&[198, 51, 100, 66]);
-        s.send_to(&packet, (Ipv4Addr::new(224, 0, 0, 1), 5350))
-            .unwrap();
-    });
-    c.agent.wait_log("not our gateway; ignored", T);
-    settle(Duration::from_secs(1));
-    assert_eq!(c.provider.count(), 1, "no query, no update");
+    // The rogue host floods 224.0.0.1:5350 with announcements of another address.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let flood = forge::flood(
+        &up.rogue,
+        SocketAddr::from((ROGUE, 5351)),
+        SocketAddr::from((Ipv4Addr::new(224, 0, 0, 1), 5350)),
+        natpmp_announcement(Ipv4Addr::new(198, 51, 100, 66)),
+        stop.clone(),
+        sent.clone(),
+    );
+    // Each real change is still published, from the gateway's own announcement.
+    for (n, last) in [(2, 8), (3, 9), (4, 10)] {
+        while sent.load(Ordering::Relaxed) < 20_000 * (n - 1) {
+            settle(Duration::from_millis(50));
+        }
+        let next = Ipv4Addr::new(203, 0, 113, last);
+        up.set_public(next);
+        let r = c.provider.nth(n, T, "the update after the announcement");
+        assert_eq!(r.param("myip"), Some(next.to_string().as_str()));
+    }
+    stop.store(true, Ordering::Relaxed);
+    flood.join().unwrap();
+    let log = c.agent.log();
+    // The kernel dropped every rogue datagram: none woke the daemon.
+    assert_eq!(
+        c.agent.count("not our gateway; ignored"),
+        0,
+        "{} sent; log:\n{log}",
+        sent.load(Ordering::Relaxed)
+    );
+    assert!(!log.contains("198.51.100.66"), "{log}");
+    assert_eq!(c.provider.count(), 4);
     assert_ne!(GATEWAY, ROGUE);
     c.agent.stop();
+}
+
+#[test]
+fn a_port_5350_held_by_another_user_is_said_once_and_the_listener_retried() {
+    let up = Upstream::start(Options::all());
+    // Another program holds the port without sharing it (no SO_REUSEPORT).
+    let holder = up
+        .client
+        .run(|| UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 5350)).unwrap());
+    let c = start_client(&up.client, "", "ipv4_source = \"gateway\"");
+    c.provider.nth(1, T, "the first update");
+    c.agent
+        .wait_log("cannot listen for the gateway's announcements", T);
+    drop(holder);
+    c.agent
+        .wait_log("listening for the gateway's announcements now", T);
+    let next = Ipv4Addr::new(203, 0, 113, 8);
+    up.set_public(next);
+    let r = c.provider.nth(2, T, "the update after the announcement");
+    assert_eq!(r.param("myip"), Some("203.0.113.8"));
+    assert_eq!(
+        c.agent
+            .count("cannot listen for the gateway's announcements"),
+        1,
+        "said once"
+    );
+    c.agent.stop();
+}
+
+#[test]
+fn a_lan_host_forging_natpmp_answers_gets_nothing_published() {
+    // The gateway speaks UPnP only; the rogue host sprays NAT-PMP answers of its own
+    // address, from the gateway's address and port, to every port of the client.
+    let mut up = Upstream::start(Options::upnp_only());
+    let forged = Ipv4Addr::new(198, 51, 100, 66);
+    let mut answer = vec![0u8, 128, 0, 0, 0, 0, 0, 9];
+    answer.extend_from_slice(&forged.octets());
+    let stop = Arc::new(AtomicBool::new(false));
+    let sweeps = Arc::new(AtomicUsize::new(0));
+    let spray = forge::spray(
+        &up.rogue,
+        SocketAddr::from((GATEWAY, 5351)),
+        CLIENT,
+        answer,
+        stop.clone(),
+        sweeps.clone(),
+    );
+    support::agent::wait_until("a first sweep of the spray", T, || {
+        assert!(!spray.is_finished(), "the spray stopped");
+        sweeps.load(Ordering::Relaxed) > 0
+    });
+    let c = start_client(&up.client, "", "ipv4_source = \"gateway\"");
+    let first = c.provider.nth(1, T, "the first update");
+    assert_eq!(first.param("myip"), Some(PUBLIC.to_string().as_str()));
+    assert!(c.agent.log().contains("via=UPnP IGD"), "{}", c.agent.log());
+    // UPnP goes silent: only the forged NAT-PMP answers are left. They are suspect.
+    up.stop();
+    let cfg = c.cfg.clone();
+    up.client.run(move || run(&cfg, &["update"]));
+    c.agent
+        .wait_log("is not taken: this gateway answers UPnP IGD", T);
+    // A restart remembers which protocol the gateway answers.
+    c.agent.stop();
+    let cfg = c.cfg.clone();
+    let agent = up.client.run(move || Agent::start(&cfg, &[]));
+    agent.wait_log(
+        "is not taken: this gateway answers UPnP IGD",
+        Duration::from_secs(30),
+    );
+    stop.store(true, Ordering::Relaxed);
+    spray.join().unwrap();
+    assert_eq!(c.provider.count(), 1, "nothing forged was published");
+    for r in c.provider.requests() {
+        assert_ne!(r.param("myip"), Some(forged.to_string().as_str()));
+    }
+    agent.stop();
 }
 
 #[test]

@@ -20,7 +20,10 @@ use crate::{control, netlink, notify};
 
 pub async fn run(config: Config, dry_run: bool) -> Result<Exit> {
     let publisher = Sender::new(&config, dry_run).map_err(Error::Config)?;
-    let outside = Sources::new(&config).map_err(Error::Config)?;
+    let mut outside = Sources::new(&config).map_err(Error::Config)?;
+    if dry_run {
+        outside = outside.in_memory();
+    }
     let mut store = Store::new(&config.state_dir, dry_run);
     let (tx, rx) = mpsc::unbounded_channel();
     // Hooks reach us here; a dry run stays out of a real daemon's way. Binding first

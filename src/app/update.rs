@@ -36,7 +36,10 @@ pub async fn run(config: Config, request: &UpdateRequest, dry_run: bool) -> Resu
         }
     }
     let publisher = Sender::new(&config, dry_run).map_err(Error::Config)?;
-    let outside = Sources::new(&config).map_err(Error::Config)?;
+    let mut outside = Sources::new(&config).map_err(Error::Config)?;
+    if dry_run {
+        outside = outside.in_memory();
+    }
     let mut store = Store::new(&config.state_dir, dry_run);
     let _lock = if dry_run {
         None

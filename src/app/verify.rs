@@ -26,7 +26,7 @@ pub async fn run(config: Config) -> Result<Exit> {
     let state = store.load().map_err(Error::Failed)?;
     let verifier = Verifier::new(&config.verify);
     let mut edges = Edges {
-        outside: Sources::new(&config).map_err(Error::Config)?,
+        outside: Sources::new(&config).map_err(Error::Config)?.in_memory(),
         publisher: Quiet,
         kernel: Rtnetlink {
             rcvbuf: netlink::DEFAULT_RCVBUF,

@@ -141,6 +141,32 @@ impl Listener {
         }
     }
 
+    /// Lets the kernel drop every datagram whose source is not one of `gateways` before
+    /// it is queued (a socket filter): another host's flood then costs us nothing.
+    pub fn only_from(&self, gateways: &[Ipv4Addr]) -> io::Result<()> {
+        sock::only_from(&self.sock, gateways)
+    }
+
+    /// Empties the queue without waiting: the well-formed announcements' sources,
+    /// each once (a burst of one gateway's repeats is one hint). At most `max` read.
+    pub fn drain(&mut self, max: usize) -> Vec<SocketAddr> {
+        let mut buf = [0u8; pcp::MAX_LEN + 1];
+        let mut from = Vec::new();
+        for _ in 0..max {
+            let Ok((n, src)) = self.sock.try_recv_from(&mut buf) else {
+                break;
+            };
+            if n <= pcp::MAX_LEN && parse(&buf[..n]).is_ok() {
+                if !from.contains(&src) {
+                    from.push(src);
+                }
+            } else {
+                self.dropped += 1;
+            }
+        }
+        from
+    }
+
     /// Also listens on the interface `on` (a second LAN with its own gateway).
     pub fn join(&self, on: Membership) -> io::Result<()> {
         let (index, addr) = match on {

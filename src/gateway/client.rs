@@ -405,10 +405,10 @@ async fn fetch(
     Ok((status, body))
 }
 
-/// Asks the gateway with NAT-PMP, then PCP, then UPnP IGD, and says which answered.
+/// Asks the gateway with PCP, then UPnP IGD, then NAT-PMP, and says which answered.
 /// An answer about the upstream itself (no public address, CGNAT) ends the search:
-/// the other protocols ask the same box. Otherwise, when all fail, the most telling
-/// error is returned. At most [`external_bound`].
+/// the other protocols ask the same box. Otherwise, when all fail, what each did is
+/// returned. At most [`external_bound`].
 pub async fn external(
     gateway: Ipv4Addr,
     client: Ipv4Addr,
@@ -416,21 +416,31 @@ pub async fn external(
     external_preferring(gateway, client, None).await
 }
 
-/// `external`, asking `first` before the others: the protocol that answered last time,
-/// so that a gateway that speaks only UPnP does not cost the NAT-PMP and PCP bounds at
-/// every change.
-pub async fn external_preferring(
-    gateway: Ipv4Addr,
-    client: Ipv4Addr,
-    first: Option<Protocol>,
-) -> Result<(Protocol, Ipv4Addr), GatewayError> {
-    let start = Instant::now();
-    let mut errors = Vec::new();
-    let mut order = vec![Protocol::NatPmp, Protocol::Pcp, Protocol::Upnp];
-    if let Some(p) = first {
+/// The order the protocols are asked in: `known` (the one that answered last time)
+/// first; then those whose answer carries proof that it comes from the gateway (PCP
+/// echoes our random nonce, UPnP answers over TCP) before NAT-PMP, whose answer any
+/// LAN host can forge with the gateway's source address.
+pub fn order(known: Option<Protocol>) -> Vec<Protocol> {
+    let mut order = vec![Protocol::Pcp, Protocol::Upnp, Protocol::NatPmp];
+    if let Some(p) = known {
         order.retain(|o| *o != p);
         order.insert(0, p);
     }
+    order
+}
+
+/// `external`, asking `known` before the others: the protocol that answered last time,
+/// so that a gateway that speaks only UPnP does not cost the other bounds at every
+/// change. A NAT-PMP answer from a gateway known to answer PCP or UPnP is refused as
+/// [`GatewayError::Suspect`]: another LAN host may have forged it.
+pub async fn external_preferring(
+    gateway: Ipv4Addr,
+    client: Ipv4Addr,
+    known: Option<Protocol>,
+) -> Result<(Protocol, Ipv4Addr), GatewayError> {
+    let start = Instant::now();
+    let mut errors = Vec::new();
+    let order = order(known);
     for protocol in order {
         let got = match protocol {
             Protocol::NatPmp => natpmp_external(gateway).await,
@@ -438,7 +448,16 @@ pub async fn external_preferring(
             Protocol::Upnp => upnp_external(client, gateway).await,
         };
         match got {
-            Ok(addr) => return Ok((protocol, addr)),
+            Ok(addr) => match known {
+                Some(k) if protocol == Protocol::NatPmp && k != Protocol::NatPmp => {
+                    return Err(GatewayError::Suspect {
+                        known: k,
+                        addr,
+                        before: errors,
+                    });
+                }
+                _ => return Ok((protocol, addr)),
+            },
             Err(e) if e.is_about_upstream() => return Err(e),
             Err(e) => {
                 debug!("gateway {gateway}: {e}; trying the next protocol");

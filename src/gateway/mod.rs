@@ -8,7 +8,8 @@
 //! Every failure is one [`GatewayError`], whose `Display` is one log line.
 //!
 //! For the wiring, as measured against miniupnpd 2.3.1 (tests/gateway.rs):
-//! - [`external`] takes 1 to 2 ms when NAT-PMP answers, 3.75 s more per protocol
+//! - [`external`] asks PCP, UPnP IGD, then NAT-PMP (proof first: [`client::order`]);
+//!   it takes 1 to 2 ms when the first answers, 3.75 s more per protocol
 //!   that stays silent before it, 9.5 s when the gateway is gone (bound:
 //!   [`client::external_bound`]). Remember the protocol that answered and ask it first.
 //! - An address change is announced with one NAT-PMP packet (to 5350 and 5351) and
@@ -82,6 +83,14 @@ pub enum GatewayError {
     WrongSource { protocol: Protocol, detail: String },
     /// A local failure before anything reached the gateway (socket, route, randomness).
     Local { protocol: Protocol, detail: String },
+    /// NAT-PMP answered for a gateway known to answer `known` (which failed this time,
+    /// as `before` says): NAT-PMP carries no proof of origin, so the answer may be a
+    /// LAN host's forgery and is not taken.
+    Suspect {
+        known: Protocol,
+        addr: Ipv4Addr,
+        before: Vec<GatewayError>,
+    },
     /// Every protocol failed: what each did (timed out, refused...), in the order
     /// asked, and the time it all took.
     AllFailed {
@@ -104,6 +113,7 @@ impl GatewayError {
             GatewayError::AllFailed { errors, .. } => errors
                 .first()
                 .map_or(Protocol::NatPmp, GatewayError::protocol),
+            GatewayError::Suspect { .. } => Protocol::NatPmp,
         }
     }
 
@@ -129,6 +139,7 @@ impl GatewayError {
             GatewayError::AllFailed { errors, .. } => {
                 errors.iter().map(GatewayError::weight).max().unwrap_or(0)
             }
+            GatewayError::Suspect { .. } => 8,
         }
     }
 }
@@ -182,6 +193,22 @@ impl fmt::Display for GatewayError {
             }
             GatewayError::Local { protocol, detail } => {
                 write!(f, "{protocol}: cannot ask the gateway: {detail}")
+            }
+            GatewayError::Suspect {
+                known,
+                addr,
+                before,
+            } => {
+                write!(
+                    f,
+                    "NAT-PMP: an answer of {addr} is not taken: this gateway answers {known}, \
+                     and a NAT-PMP answer carries no proof that it comes from the gateway (any \
+                     LAN host can forge one)"
+                )?;
+                for e in before {
+                    write!(f, "; {e}")?;
+                }
+                Ok(())
             }
             GatewayError::AllFailed { errors, took_ms } => {
                 for e in errors {

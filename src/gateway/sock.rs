@@ -121,6 +121,40 @@ pub fn join(
     )
 }
 
+/// SO_ATTACH_FILTER: 26 on every Linux architecture OpenWrt and Debian build for.
+const SO_ATTACH_FILTER: libc::c_int = 26;
+
+/// The classic BPF program that passes IPv4 datagrams whose source address is one of
+/// `sources` and drops every other before it is queued: a flood from another LAN host
+/// then never wakes the reader nor fills its buffer. At most 255 sources.
+pub fn source_filter(sources: &[Ipv4Addr]) -> Vec<libc::sock_filter> {
+    const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    let sources = &sources[..sources.len().min(255)];
+    let n = sources.len();
+    let op = |code, jt, k| libc::sock_filter { code, jt, jf: 0, k };
+    // A = the IPv4 header's source address (the network header, 12 bytes in).
+    let mut prog = vec![op(LD_W_ABS, 0, (libc::SKF_NET_OFF + 12) as u32)];
+    for (i, a) in sources.iter().enumerate() {
+        // Equal: jump over the remaining comparisons and the drop, to the pass.
+        prog.push(op(JEQ_K, (n - i) as u8, u32::from(*a)));
+    }
+    prog.push(op(RET_K, 0, 0));
+    prog.push(op(RET_K, 0, u32::MAX));
+    prog
+}
+
+/// Attaches [`source_filter`] to `sock` (replacing any earlier filter).
+pub fn only_from(sock: &impl AsRawFd, sources: &[Ipv4Addr]) -> io::Result<()> {
+    let mut prog = source_filter(sources);
+    let fprog = libc::sock_fprog {
+        len: prog.len() as libc::c_ushort,
+        filter: prog.as_mut_ptr(),
+    };
+    setsockopt(sock.as_raw_fd(), libc::SOL_SOCKET, SO_ATTACH_FILTER, &fprog)
+}
+
 /// 12 random bytes from the kernel (getrandom(2)).
 pub fn random_nonce() -> io::Result<[u8; 12]> {
     let mut n = [0u8; 12];
@@ -138,6 +172,21 @@ pub fn random_nonce() -> io::Result<[u8; 12]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_source_filter_jumps_to_the_pass() {
+        let gws = [Ipv4Addr::new(192, 168, 1, 1), Ipv4Addr::new(10, 0, 0, 1)];
+        let p = source_filter(&gws);
+        assert_eq!(p.len(), 5);
+        // From each comparison, the pass is the last instruction.
+        for (i, op) in p[1..3].iter().enumerate() {
+            assert_eq!(1 + i + 1 + usize::from(op.jt), p.len() - 1);
+        }
+        assert_eq!(p[1].k, 0xc0a8_0101);
+        assert_eq!((p[3].k, p[4].k), (0, u32::MAX));
+        // No source known yet: everything is dropped.
+        assert_eq!(source_filter(&[]).len(), 3);
+    }
 
     #[test]
     fn nonces_differ() {

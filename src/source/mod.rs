@@ -1,32 +1,39 @@
 //! The real sources outside the kernel, behind `driver::Outside`: the default gateway
-//! (`crate::gateway`: NAT-PMP, PCP, UPnP IGD, the protocol that answered last asked
-//! first) and the configured web echo services (`web`).
+//! (`crate::gateway`: PCP, UPnP IGD, NAT-PMP; the protocol that answered last asked
+//! first, remembered across restarts in `answered`), its announcements (`listen`) and
+//! the configured web echo services (`web`).
 
+pub mod answered;
+pub mod listen;
 pub mod web;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::rc::Rc;
 
 use reqwest::Url;
 use tracing::warn;
 
 use crate::config::Config;
-use crate::driver::{Announcements, Outside};
+use crate::driver::Outside;
 use crate::engine::{Checked, Found, Query};
-use crate::gateway::{self, Listener, Membership, Protocol};
+use crate::gateway::{self, GatewayError};
 use crate::model::Family;
 use crate::verify::Verifier;
+pub use answered::Answered;
+pub use listen::{GatewayListener, Gateways};
 
 /// The gateway and the echo services, as the config names them.
 pub struct Sources {
     web: Option<web::Web>,
     urls: Rc<Vec<Url>>,
-    /// The protocol each gateway answered last.
-    answered: Rc<RefCell<HashMap<Ipv4Addr, Protocol>>>,
+    /// The protocol each gateway answered last (kept in the state directory).
+    answered: Rc<RefCell<Answered>>,
+    /// The gateways asked, for the announcement listener's filter.
+    gateways: Gateways,
     /// What each echo URL said last time it failed: said once, not at every check.
     failed: Rc<RefCell<HashMap<(Url, Family), String>>>,
     dns: Verifier,
@@ -37,12 +44,19 @@ impl Sources {
         let mut s = Sources {
             web: None,
             urls: Rc::new(Vec::new()),
-            answered: Rc::new(RefCell::new(HashMap::new())),
+            answered: Rc::new(RefCell::new(Answered::load(&config.state_dir))),
+            gateways: Gateways::default(),
             failed: Rc::new(RefCell::new(HashMap::new())),
             dns: Verifier::new(&config.verify),
         };
         s.reconfigure(config)?;
         Ok(s)
+    }
+
+    /// Writes nothing to the state directory (a dry run, `verify`).
+    pub fn in_memory(self) -> Sources {
+        self.answered.borrow_mut().in_memory();
+        self
     }
 }
 
@@ -54,17 +68,27 @@ impl Outside for Sources {
         let web = self.web.clone();
         let urls = self.urls.clone();
         let answered = self.answered.clone();
+        let gateways = self.gateways.clone();
         let failed = self.failed.clone();
         async move {
             match q {
                 Query::Gateway {
                     gateway, client, ..
                 } => {
-                    let first = answered.borrow().get(&gateway).copied();
-                    let (protocol, addr) = gateway::external_preferring(gateway, client, first)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    answered.borrow_mut().insert(gateway, protocol);
+                    gateways.asked(gateway);
+                    let known = answered.borrow().get(gateway);
+                    let got = gateway::external_preferring(gateway, client, known).await;
+                    let (protocol, addr) = match got {
+                        Ok(found) => found,
+                        Err(e @ GatewayError::Suspect { .. }) => {
+                            if answered.borrow_mut().suspect_first(gateway) {
+                                warn!(%gateway, "{e}; said once");
+                            }
+                            return Err(e.to_string());
+                        }
+                        Err(e) => return Err(e.to_string()),
+                    };
+                    answered.borrow_mut().set(gateway, protocol);
                     Ok(Found {
                         addr: IpAddr::V4(addr),
                         via: protocol.to_string(),
@@ -102,14 +126,10 @@ impl Outside for Sources {
     }
 
     fn listen(&mut self, links: &[u32]) -> io::Result<GatewayListener> {
-        let (first, rest) = links
-            .split_first()
-            .ok_or_else(|| io::Error::other("no link to listen on"))?;
-        let l = Listener::bind(Membership::Index(*first))?;
-        for link in rest {
-            l.join(Membership::Index(*link))?;
+        if links.is_empty() {
+            return Err(io::Error::other("no link to listen on"));
         }
-        Ok(GatewayListener(l))
+        Ok(GatewayListener::new(links.to_vec(), self.gateways.clone()))
     }
 
     fn reconfigure(&mut self, config: &Config) -> Result<(), String> {
@@ -134,19 +154,5 @@ impl Outside for Sources {
         expected: IpAddr,
     ) -> impl Future<Output = Checked> + 'static {
         self.dns.check(hostname, family, expected)
-    }
-}
-
-/// Announcements on 224.0.0.1:5350.
-pub struct GatewayListener(Listener);
-
-impl Announcements for GatewayListener {
-    async fn next(&mut self) -> Ipv4Addr {
-        loop {
-            let a = self.0.next().await;
-            if let std::net::SocketAddr::V4(v4) = a.src {
-                return *v4.ip();
-            }
-        }
     }
 }

@@ -8,6 +8,7 @@
 //! - `hooks`: the contrib/ hooks run as their callers run them, the fake dynhost's log.
 //! - `repo`: paths into the repository, and the system tools tests need.
 //! - `clock`: stepping the wall clock (as NTP does at boot).
+//! - `forge`: a hostile LAN host sending datagrams with another host's source address.
 //! - `bind`: real BIND servers (authoritative and recursive) for the DNS checks.
 //! - `openwrt/`: the OpenWrt package installed into a scratch root, run under stand-ins.
 #![allow(dead_code)]
@@ -15,6 +16,7 @@
 pub mod agent;
 pub mod bind;
 pub mod clock;
+pub mod forge;
 pub mod hooks;
 pub mod hostile;
 pub mod miniupnpd;

@@ -59,6 +59,15 @@ pub enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// The last events of each record (up to 100), oldest first.
+        #[arg(long)]
+        history: bool,
+    },
+    /// Notifications: `--test` sends a test event to every target now.
+    Notify {
+        /// Send a `test` event to every `[notify]` target now; exit 1 if any fails.
+        #[arg(long, required = true)]
+        test: bool,
     },
     /// Create the DynHost login and record through the OVH API and add them to the config.
     Setup(crate::setup::SetupArgs),

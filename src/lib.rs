@@ -27,7 +27,7 @@
 //! - [`ovh`] and [`setup`]: the OVH API client and `dynhost setup`.
 //! - [`app`]: the use cases (`run`, `update`, `check`, `status`, `verify`) and the exit
 //!   codes; [`cli`] parses arguments; `main.rs` only wires.
-//! - [`logging`], [`notify`] (systemd readiness), [`clock`] (clock-set events),
+//! - [`logging`], [`systemd`] (readiness), [`notify`] (notifications, heartbeat, history, metrics), [`clock`] (clock-set events),
 //!   [`bounded`] (every file read), [`secret`], [`duration`], [`model`].
 
 pub mod app;
@@ -52,4 +52,5 @@ pub mod secret;
 pub mod setup;
 pub mod source;
 pub mod state;
+pub mod systemd;
 pub mod verify;

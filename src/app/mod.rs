@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod exit;
+pub mod notify;
 pub mod out;
 pub mod run;
 pub mod status;
@@ -82,7 +83,12 @@ pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
     let config = rt.block_on(resolve_config(cli, config_given))?;
     match &cli.command {
         Command::Check => check::run(&config),
-        Command::Status { json } => status::show(&config, *json),
+        Command::Status {
+            json,
+            history: true,
+        } => notify::history(&config, *json),
+        Command::Status { json, .. } => status::show(&config, *json),
+        Command::Notify { .. } => rt.block_on(notify::test(&config)),
         Command::Update(request) => rt.block_on(update::run(config, request, cli.dry_run)),
         Command::Run => rt.block_on(run::run(config, cli.dry_run)),
         Command::Verify => rt.block_on(verify::run(config)),

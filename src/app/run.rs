@@ -16,7 +16,7 @@ use crate::driver::{Command, Edges, Rtnetlink, daemon};
 use crate::provider::Sender;
 use crate::source::Sources;
 use crate::state::{Lock, LockError, StateMap, Store};
-use crate::{control, netlink, notify};
+use crate::{control, netlink, systemd};
 
 pub async fn run(config: Config, dry_run: bool) -> Result<Exit> {
     let publisher = Sender::new(&config, dry_run).map_err(Error::Config)?;
@@ -58,7 +58,7 @@ pub async fn run(config: Config, dry_run: bool) -> Result<Exit> {
     };
     let ready = || {
         info!("ready");
-        notify::notify("READY=1");
+        systemd::notify("READY=1");
     };
     daemon::run(
         edges,
@@ -69,7 +69,7 @@ pub async fn run(config: Config, dry_run: bool) -> Result<Exit> {
     )
     .await
     .map_err(Error::Failed)?;
-    notify::notify("STOPPING=1");
+    systemd::notify("STOPPING=1");
     Ok(Exit::Success)
 }
 

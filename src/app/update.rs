@@ -63,6 +63,9 @@ pub async fn run(config: Config, request: &UpdateRequest, dry_run: bool) -> Resu
             RoundError::Request(e) => Error::NotFollowed(e.to_string()),
         })?;
     crate::out!("{}", round.summary());
+    if !dry_run {
+        super::notify::after_round(&edges.config, &round).await;
+    }
     Ok(exit_for(round.failed()))
 }
 

@@ -55,6 +55,10 @@ pub struct Config {
     pub gateway_check: Option<Duration>,
     pub web: Web,
     pub verify: Verify,
+    /// `[notify]`: notifications, the command hook, the heartbeat.
+    pub notify: crate::notify::Settings,
+    /// node_exporter textfile written at each event (`None`: off).
+    pub metrics_file: Option<PathBuf>,
     pub records: Vec<Record>,
 }
 
@@ -147,6 +151,8 @@ impl Config {
                 resolver: None,
                 interval: None,
             },
+            notify: crate::notify::Settings::default(),
+            metrics_file: None,
             records: Vec::new(),
         }
     }

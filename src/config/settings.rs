@@ -52,6 +52,11 @@ pub enum Kind {
     Hosts {
         many: bool,
     },
+    /// Strings (one, or with `many` a list) that must pass `check` together.
+    Strings {
+        check: fn(&[String]) -> Result<(), String>,
+        many: bool,
+    },
 }
 
 /// A checked value, ready to be stored.
@@ -69,6 +74,7 @@ pub enum Value {
     Interval(Option<Duration>),
     Urls(Vec<Url>),
     Hosts(Vec<String>),
+    Strings(Vec<String>),
 }
 
 /// What holds when a key is absent.
@@ -174,6 +180,7 @@ accessors! {
     interval -> Option<Duration> = Interval,
     urls -> Vec<Url> = Urls,
     hosts -> Vec<String> = Hosts,
+    strings -> Vec<String> = Strings,
 }
 
 /// How the README shows a default.

@@ -8,6 +8,8 @@ use super::quote;
 use super::settings::{Default, Kind, Setting, Target};
 use crate::duration;
 use crate::model::Source;
+use crate::notify;
+use crate::secret::Secret;
 
 const fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -278,6 +280,141 @@ pub const SETTINGS: &[Setting] = &[
         target: global!(verify.interval, interval, |c| interval(c.verify.interval)),
     },
     Setting {
+        key: "metrics_file",
+        uci: "metrics_file",
+        kind: Kind::Path,
+        default: Default::Absent("none"),
+        uci_default: None,
+        help: "Per record and family, in node_exporter's textfile format (a `.prom` file in \
+               its `--collector.textfile.directory`): the last publish time, updates and \
+               failures counted, the last reply's class, DNS agreement. Rewritten atomically \
+               at each change; no listener, no timer.",
+        target: Target::Global {
+            set: |c, v| c.metrics_file = Some(v.path()),
+            show: |c| c.metrics_file.as_deref().and_then(path),
+        },
+    },
+    Setting {
+        key: "notify.urls",
+        uci: "notify_url",
+        kind: Kind::Strings {
+            check: notify::check_urls,
+            many: true,
+        },
+        default: Default::Absent("none"),
+        uci_default: None,
+        help: "Where events are sent: service URLs in shoutrrr's syntax (`ntfy://`, \
+               `gotify://`, `discord://`, `slack://`, `telegram://`, `generic+https://`; \
+               see \"Notifications\"; a UCI `list`). Their tokens are secrets: shown \
+               redacted.",
+        target: Target::Global {
+            set: |c, v| c.notify.urls = v.strings().into_iter().map(Secret::new).collect(),
+            show: |c| {
+                (!c.notify.urls.is_empty()).then(|| {
+                    let l: Vec<String> = c
+                        .notify
+                        .urls
+                        .iter()
+                        .map(|u| {
+                            quote(
+                                &notify::target::parse(u.expose())
+                                    .map_or_else(|_| "<redacted>".into(), |t| t.label),
+                            )
+                        })
+                        .collect();
+                    format!("[{}]", l.join(", "))
+                })
+            },
+        },
+    },
+    Setting {
+        key: "notify.command",
+        uci: "notify_command",
+        kind: Kind::Strings {
+            check: notify::check_command,
+            many: true,
+        },
+        default: Default::Absent("none"),
+        uci_default: None,
+        help: "A program run at each event, as an argv (no shell; a UCI `list`), with \
+               `DYNHOST_EVENT`, `DYNHOST_HOSTNAME`, `DYNHOST_FAMILY`, `DYNHOST_ADDRESS`, \
+               `DYNHOST_PREVIOUS`, `DYNHOST_REPLY`, `DYNHOST_MESSAGE` and `DYNHOST_DNS` in \
+               its environment (and `PATH`, nothing else); killed after 30 s, its output \
+               logged (2 KiB).",
+        target: Target::Global {
+            set: |c, v| c.notify.command = v.strings(),
+            show: |c| (!c.notify.command.is_empty()).then(|| list(&c.notify.command)),
+        },
+    },
+    Setting {
+        key: "notify.events",
+        uci: "notify_event",
+        kind: Kind::Strings {
+            check: notify::check_events,
+            many: true,
+        },
+        default: Default::Absent(
+            "`[\"published\", \"failed\", \"blocked\", \"not_visible\", \"drift\", \"unavailable\"]`",
+        ),
+        uci_default: None,
+        help: "The events sent: any of `published`, `visible`, `not_visible`, `drift`, \
+               `failed`, `recovered`, `blocked`, `unavailable` (a UCI `list`).",
+        target: Target::Global {
+            set: |c, v| {
+                c.notify.events = v
+                    .strings()
+                    .iter()
+                    .filter_map(|k| notify::Kind::parse(k))
+                    .collect()
+            },
+            show: |c| {
+                let names: Vec<String> = c
+                    .notify
+                    .events
+                    .iter()
+                    .map(|k| k.as_str().to_string())
+                    .collect();
+                Some(list(&names))
+            },
+        },
+    },
+    Setting {
+        key: "notify.heartbeat_url",
+        uci: "heartbeat_url",
+        kind: Kind::Strings {
+            check: notify::check_heartbeat_url,
+            many: false,
+        },
+        default: Default::Absent("none"),
+        uci_default: None,
+        help: "A monitor pinged after each publish and at each `heartbeat`: \
+               healthchecks.io (`<url>`, or `<url>/fail` with the reason) or an Uptime Kuma \
+               push URL (`status=up`, or `status=down` with the reason). A secret: shown \
+               redacted.",
+        target: Target::Global {
+            set: |c, v| c.notify.heartbeat_url = v.strings().into_iter().next().map(Secret::new),
+            show: |c| {
+                c.notify
+                    .heartbeat_url
+                    .as_ref()
+                    .map(|u| quote(&notify::heartbeat::label(u.expose())))
+            },
+        },
+    },
+    Setting {
+        key: "notify.heartbeat",
+        uci: "heartbeat",
+        kind: Kind::Interval {
+            min: secs(60),
+            max: secs(7 * 86400),
+        },
+        default: Default::Value("off"),
+        uci_default: None,
+        help: "How often the heartbeat is pinged besides after each publish (the one timer \
+               notifications add).",
+        target: global!(notify.heartbeat, interval, |c| interval(c.notify.heartbeat)),
+    },
+    Setting {
         key: "record.hostname",
         uci: "hostname",
         kind: Kind::Name(check_hostname),
@@ -434,4 +571,9 @@ fn sources(list: &[Source]) -> String {
             format!("[{}]", names.join(", "))
         }
     }
+}
+
+fn list(items: &[String]) -> String {
+    let q: Vec<String> = items.iter().map(|s| quote(s)).collect();
+    format!("[{}]", q.join(", "))
 }

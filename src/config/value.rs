@@ -116,6 +116,14 @@ pub(super) fn read(kind: &Kind, v: &DeValue<'_>, base: &Path) -> Result<Value, S
                 .collect::<Result<_, _>>()
                 .map(Value::Hosts)
         }
+        (Kind::Strings { check, many }, v) => {
+            let list = if *many {
+                strings(v, "a list of strings")?
+            } else {
+                vec![string(v)?]
+            };
+            check(&list).map(|()| Value::Strings(list))
+        }
         (Kind::Urls, v) => {
             let urls = strings(v, "a list of URLs")?;
             if urls.is_empty() {
@@ -219,5 +227,10 @@ pub(super) fn from_text(kind: &Kind, text: &str) -> Result<Value, String> {
         Kind::Interval { .. } => Value::Interval(Some(duration::parse(text)?)),
         Kind::Urls => Value::Urls(vec![check_echo_url(text)?]),
         Kind::Hosts { .. } => Value::Hosts(vec![host(text)?]),
+        Kind::Strings { check, .. } => {
+            let list: Vec<String> = text.split(',').map(String::from).collect();
+            check(&list)?;
+            Value::Strings(list)
+        }
     })
 }

@@ -11,11 +11,15 @@ use futures::FutureExt;
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
-use super::{Announcements, Command, Commands, Edges, Io, Kernel, Left, Outside, Watch, now, seed};
+use super::{
+    Announcements, Command, Commands, Done, Edges, Io, Kernel, Left, Outside, Watch, now, seed,
+};
 use crate::config::Config;
 use crate::engine::{Engine, Mode, RequestError, SlotReport};
 use crate::model::{Interest, NetEvent};
+use crate::notify::{self, Notifier};
 use crate::provider::Publish;
+use crate::provider::reply::Outcome;
 use crate::state;
 
 const RECONNECT_MAX: Duration = Duration::from_secs(60);
@@ -57,7 +61,13 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
         edges.config.interfaces()
     );
     ready();
+    // Notifications (issue 20): a task of its own; the loop only hands it events.
+    let notifier = Notifier::start(notify::Setup::from_config(
+        &edges.config,
+        edges.publisher.live(),
+    ));
     let mut l = Loop {
+        notifier,
         edges,
         engine,
         io: Io::default(),
@@ -84,8 +94,10 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
             }
             ev = next_event(&mut l.watch) => l.on_event(ev),
             done = l.io.next(), if !l.io.idle() => {
+                l.tell(&done);
                 l.edges.apply(&mut l.engine, done);
                 while let Some(done) = l.io.finished() {
+                    l.tell(&done);
                     l.edges.apply(&mut l.engine, done);
                 }
                 l.relisten();
@@ -106,6 +118,8 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
 
 /// The loop's state between two wake-ups.
 struct Loop<K: Kernel, P: Publish, O: Outside> {
+    /// Notifications: fed events and signs that the network is back.
+    notifier: Notifier,
     edges: Edges<K, P, O>,
     engine: Engine,
     io: Io,
@@ -125,6 +139,27 @@ struct Loop<K: Kernel, P: Publish, O: Outside> {
 }
 
 impl<K: Kernel, P: Publish, O: Outside> Loop<K, P, O> {
+    /// Notifications from a finished send: any answer from the provider means the
+    /// network works (waiting deliveries go now); `published`/`blocked` are events.
+    /// The engine's own events (issue 20) come here too, as `engine.poll_event()`.
+    fn tell(&self, done: &Done) {
+        if let Done::Sent(key, addr, outcome) = done {
+            if matches!(outcome, Outcome::Reply(_)) {
+                self.notifier.network_back();
+            }
+            let ev = notify::from_outcome(
+                &key.hostname,
+                key.family,
+                Some(*addr),
+                outcome,
+                state::wall_now(),
+            );
+            if let Some(ev) = ev {
+                self.notifier.emit(ev);
+            }
+        }
+    }
+
     /// Listens for gateway announcements where records ask a gateway (after each piece
     /// of work: a snapshot may have moved them).
     fn relisten(&mut self) {
@@ -183,6 +218,8 @@ impl<K: Kernel, P: Publish, O: Outside> Loop<K, P, O> {
             return;
         };
         let t = now();
+        // A link or address event may be the network coming back.
+        self.notifier.network_back();
         self.engine.handle_net(t, ev);
         // Drain what is already queued without going round the loop.
         for _ in 0..EVENT_BATCH {
@@ -248,6 +285,8 @@ impl<K: Kernel, P: Publish, O: Outside> Loop<K, P, O> {
         e.config.state_dir = state_dir;
         e.config.control_socket = control_socket;
         e.publisher = publisher;
+        self.notifier
+            .reconfigure(notify::Setup::from_config(&e.config, e.publisher.live()));
         self.engine.reconfigure(
             e.config.timing(),
             e.config.slot_specs(),

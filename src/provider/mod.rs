@@ -18,6 +18,11 @@ pub use request::{USER_AGENT, Update, update_url};
 /// Sends updates. Implemented by the HTTP client, the dry run, and test fakes.
 pub trait Publish {
     fn publish(&self, req: Update) -> impl Future<Output = Outcome> + 'static;
+
+    /// Whether requests really leave (not `--dry-run`): notifications follow it.
+    fn live(&self) -> bool {
+        true
+    }
 }
 
 /// `--dry-run`: log the exact request, send nothing.
@@ -55,5 +60,9 @@ impl Publish for Sender {
             Sender::DryRun => Box::pin(DryRun.publish(req)),
         };
         fut
+    }
+
+    fn live(&self) -> bool {
+        matches!(self, Sender::Http(_))
     }
 }

@@ -137,7 +137,10 @@ fn single_any(
     let listed = setting.is_some_and(|s| {
         matches!(
             s.kind,
-            Kind::Sources(_) | Kind::Urls | Kind::Hosts { many: true }
+            Kind::Sources(_)
+                | Kind::Urls
+                | Kind::Hosts { many: true }
+                | Kind::Strings { many: true, .. }
         )
     });
     if o.list && listed {

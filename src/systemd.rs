@@ -26,7 +26,7 @@ mod tests {
 
     #[test]
     fn sends_to_a_path_socket() {
-        let dir = std::env::temp_dir().join(format!("dynhost-notify-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("dynhost-sdnotify-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("notify.sock");
         let rx = UnixDatagram::bind(&path).unwrap();

@@ -318,7 +318,7 @@ pub async fn test_all(setup: &Setup, wall: u64) -> Vec<Result<String, String>> {
             let r = deliver(&http, &p.sink, &event, &event.message, &ends, t).await;
             match r {
                 Ok(()) => Ok(format!("{}: delivered", p.label())),
-                Err(e) => Err(format!("{}: {e}", p.label())),
+                Err(f) => Err(format!("{}: {}", p.label(), f.text)),
             }
         }));
     }
@@ -340,6 +340,23 @@ pub async fn test_all(setup: &Setup, wall: u64) -> Vec<Result<String, String>> {
     out
 }
 
+/// Why a delivery failed; `network`: no answer came (the network may be down), so the
+/// next sign that it is back retries at once. A refusal (500) waits for its backoff.
+#[derive(Debug)]
+struct Failure {
+    text: String,
+    network: bool,
+}
+
+impl Failure {
+    fn local(text: String) -> Failure {
+        Failure {
+            text,
+            network: false,
+        }
+    }
+}
+
 /// One delivery of `event` to `sink`.
 async fn deliver(
     http: &send::Http,
@@ -348,24 +365,40 @@ async fn deliver(
     text: &str,
     ends: &Endpoints,
     command_timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     match sink {
         Sink::Service(t) => {
             for req in t.requests(event, text, ends) {
-                let (status, body) = http.send(&req).await?;
+                let (status, body) = http.send(&req).await.map_err(|text| Failure {
+                    text,
+                    network: true,
+                })?;
                 if !t.accepted(status, &body) {
-                    return Err(send::describe(status, &body));
+                    return Err(Failure {
+                        text: send::describe(status, &body),
+                        network: false,
+                    });
                 }
             }
             Ok(())
         }
         Sink::Command(argv) => {
+            // A thread of its own, not `spawn_blocking`: the runtime waits for those
+            // at exit, and a hung command must not hold up a stop.
             let (argv, event) = (argv.clone(), event.clone());
-            let out = tokio::task::spawn_blocking(move || {
-                send::run_command(&argv, &event, command_timeout)
-            })
-            .await
-            .map_err(|e| format!("the command's task failed: {e}"))??;
+            let (tx, rx) = oneshot::channel();
+            std::thread::Builder::new()
+                .name("notify-command".into())
+                .spawn(move || {
+                    let _ = tx.send(send::run_command(&argv, &event, command_timeout));
+                })
+                .map_err(|e| {
+                    Failure::local(format!("cannot start a thread for the command: {e}"))
+                })?;
+            let out = rx
+                .await
+                .map_err(|_| Failure::local("the command's thread ended without a result".into()))?
+                .map_err(Failure::local)?;
             if !out.is_empty() {
                 info!(output = %out, "notify command output");
             }
@@ -385,8 +418,8 @@ struct Worker {
     /// What is wrong per record and family, for the heartbeat (`None`: all well).
     trouble: BTreeMap<(String, &'static str), String>,
     next_beat: Option<Instant>,
-    done_tx: mpsc::UnboundedSender<(u64, String, Result<(), String>)>,
-    done_rx: mpsc::UnboundedReceiver<(u64, String, Result<(), String>)>,
+    done_tx: mpsc::UnboundedSender<(u64, String, Result<(), Failure>)>,
+    done_rx: mpsc::UnboundedReceiver<(u64, String, Result<(), Failure>)>,
     flushes: Vec<(Instant, oneshot::Sender<usize>)>,
 }
 
@@ -564,7 +597,7 @@ impl Worker {
         }
     }
 
-    fn on_done(&mut self, id: u64, place_id: &str, r: Result<(), String>) {
+    fn on_done(&mut self, id: u64, place_id: &str, r: Result<(), Failure>) {
         self.in_flight.remove(place_id);
         let label = self
             .places
@@ -579,9 +612,9 @@ impl Worker {
                     self.save_queue();
                 }
             }
-            Err(e) => {
-                warn!(target = %label, event = kind, error = %e, "notification not delivered; will retry");
-                self.queue.failed(id, place_id, Instant::now());
+            Err(f) => {
+                warn!(target = %label, event = kind, error = %f.text, "notification not delivered; will retry");
+                self.queue.failed(id, place_id, Instant::now(), f.network);
             }
         }
     }

@@ -36,6 +36,9 @@ pub struct Entry {
     /// Failures per target id, and when it may be tried again (not persisted: after a
     /// restart every pending target is due at once).
     pub attempts: Vec<(String, u32, Instant)>,
+    /// Targets whose last failure was no answer at all: the network coming back
+    /// retries them at once.
+    pub unreached: BTreeSet<String>,
 }
 
 impl Entry {
@@ -80,6 +83,7 @@ impl Queue {
             pending: targets.iter().cloned().collect(),
             dropped_before: dropped,
             attempts: Vec::new(),
+            unreached: BTreeSet::new(),
         });
         self.next_id
     }
@@ -121,11 +125,17 @@ impl Queue {
         changed
     }
 
-    /// `target` failed entry `id`: try again after a doubling delay.
-    pub fn failed(&mut self, id: u64, target: &str, now: Instant) {
+    /// `target` failed entry `id`: try again after a doubling delay. `network`: it
+    /// did not answer at all.
+    pub fn failed(&mut self, id: u64, target: &str, now: Instant, network: bool) {
         let Some(e) = self.entries.iter_mut().find(|e| e.id == id) else {
             return;
         };
+        if network {
+            e.unreached.insert(target.to_string());
+        } else {
+            e.unreached.remove(target);
+        }
         let n = match e.attempts.iter_mut().find(|(t, _, _)| t == target) {
             Some(a) => {
                 a.1 += 1;
@@ -144,11 +154,14 @@ impl Queue {
         }
     }
 
-    /// The network is back: everything waiting is due now (counts are kept).
+    /// The network is back: what waits because it got no answer is due now (counts are
+    /// kept); a target that answered with a refusal keeps its backoff.
     pub fn network_back(&mut self, now: Instant) {
         for e in &mut self.entries {
             for a in &mut e.attempts {
-                a.2 = now;
+                if e.unreached.contains(&a.0) {
+                    a.2 = a.2.min(now);
+                }
             }
         }
     }
@@ -204,6 +217,7 @@ impl Queue {
                 pending,
                 dropped_before: e["dropped_before"].as_u64().unwrap_or(0),
                 attempts: Vec::new(),
+                unreached: BTreeSet::new(),
             });
         }
         q.entries.truncate(MAX_EVENTS);
@@ -262,17 +276,20 @@ mod tests {
     fn each_target_is_owed_until_it_answers() {
         let now = Instant::now();
         let mut q = Queue::default();
-        let id = q.push(ev(1), &ids(&["a", "b"]));
-        assert_eq!(q.due(now).len(), 2);
-        q.failed(id, "a", now);
+        let id = q.push(ev(1), &ids(&["a", "b", "c"]));
+        assert_eq!(q.due(now).len(), 3);
+        q.failed(id, "c", now, false);
+        q.failed(id, "a", now, true);
         assert!(q.delivered(id, "b"));
         assert_eq!(q.due(now), vec![]);
         assert_eq!(q.next_retry(now), Some(now + RETRY_FIRST));
-        q.failed(id, "a", now);
-        assert_eq!(q.next_retry(now), Some(now + RETRY_FIRST * 2));
+        q.failed(id, "a", now, true);
+        assert_eq!(q.next_retry(now), Some(now + RETRY_FIRST));
         q.network_back(now);
+        // The unreached target goes now; the one that refused keeps its backoff.
         assert_eq!(q.due(now), vec![(id, "a".to_string())]);
         assert!(q.delivered(id, "a"));
+        assert!(q.delivered(id, "c"));
         assert!(q.entries.is_empty() && q.next_retry(now).is_none());
     }
 

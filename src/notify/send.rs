@@ -116,6 +116,14 @@ pub fn run_command(argv: &[String], event: &Event, timeout: Duration) -> Result<
         .stderr(Stdio::piped())
         // Its own group, so that a timeout kills what it started too.
         .process_group(0);
+    // SAFETY: prctl is async-signal-safe. The command dies with the thread that waits
+    // for it (so with dynhost), never outliving a stop.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", argv[0]))?;

@@ -537,6 +537,189 @@ fn an_event_queued_before_kill_9_is_delivered_after_restart_once_per_target() {
     });
 }
 
+#[test]
+fn a_one_shot_update_delivers_its_event_pings_and_writes_the_metrics() {
+    in_netns(|| {
+        forbid_secret("oneshot-secret-path");
+        forbid_secret("hc-uuid-secret");
+        let target = Server::start(|_| Answer::Status(200, "{}"));
+        let hc = Server::start(|_| Answer::Status(200, "OK"));
+        let body = format!(
+            "metrics_file = \"dynhost.prom\"\n{}\n[notify]\nurls = [\"generic+http://{}/oneshot-secret-path\"]\n\
+             heartbeat_url = \"http://{}/hc-uuid-secret\"\n",
+            record("home.example.com", "br0", ""),
+            target.addr,
+            hc.addr
+        );
+        let scene = Scene::new("notify-oneshot", Some("203.0.113.9/24"), &body);
+        let out = agent::run(&scene.cfg, &["update"]);
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+        // Delivered before the command returned: nothing is left to wait for.
+        assert_eq!(target.count(), 1);
+        let ev = target.requests()[0].json();
+        assert_eq!(
+            (ev["event"].as_str(), ev["address"].as_str()),
+            (Some("published"), Some("203.0.113.9"))
+        );
+        let ping = &hc.requests()[0];
+        assert_eq!(
+            (ping.method.as_str(), ping.target.as_str()),
+            ("POST", "/hc-uuid-secret")
+        );
+        assert!(!queue_file(&scene).exists());
+        let prom = std::fs::read_to_string(scene.dir.join("dynhost.prom")).unwrap();
+        let l = "hostname=\"home.example.com\",family=\"ipv4\"";
+        for line in [
+            format!("dynhost_updates_total{{{l}}} 1"),
+            format!("dynhost_last_reply{{{l},class=\"good\"}} 1"),
+        ] {
+            assert!(prom.lines().any(|x| x == line), "{line} missing:\n{prom}");
+        }
+        let out = agent::run(&scene.cfg, &["status", "--history"]);
+        let (stdout, _) = text(&out);
+        assert!(
+            stdout.contains("published ipv4  home.example.com (ipv4) now points to 203.0.113.9."),
+            "{stdout}"
+        );
+    });
+}
+
+#[test]
+fn a_failed_delivery_of_a_one_shot_update_is_left_for_the_daemon() {
+    in_netns(|| {
+        forbid_secret("later-secret-path");
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let body = format!(
+            "{}\n[notify]\nurls = [\"generic+http://{addr}/later-secret-path\"]\n",
+            record("home.example.com", "br0", "")
+        );
+        let scene = Scene::new("notify-later", Some("203.0.113.10/24"), &body);
+        let out = agent::run(&scene.cfg, &["update"]);
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+        assert!(
+            text(&out).1.contains("left queued for the daemon"),
+            "{:?}",
+            text(&out)
+        );
+        assert!(queue_file(&scene).exists());
+        let target = Server::start_on(addr, |_| Answer::Status(200, "{}"));
+        let agent = Agent::start(&scene.cfg, &[]);
+        wait_until(
+            "the daemon delivered the one-shot's event",
+            Duration::from_secs(10),
+            || target.count() == 1,
+        );
+        assert_eq!(target.requests()[0].json()["address"], "203.0.113.10");
+        agent.stop();
+    });
+}
+
+#[test]
+fn a_link_event_retries_an_unreached_target_at_once() {
+    in_netns(|| {
+        forbid_secret("back-secret-path");
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let body = format!(
+            "{}\n[notify]\nurls = [\"generic+http://{addr}/back-secret-path\"]\n",
+            record("home.example.com", "br0", "")
+        );
+        let scene = Scene::new("notify-back", Some("203.0.113.11/24"), &body);
+        let agent = scene.start_published(Duration::from_secs(10));
+        // Tried at once, then 5 s later: the next try is 10 s after that.
+        agent.wait_count("notification not delivered", 2, Duration::from_secs(15));
+        let target = Server::start_on(addr, |_| Answer::Status(200, "{}"));
+        let t = Instant::now();
+        support::netns::bridge("br9");
+        wait_until(
+            "delivery after the link event",
+            Duration::from_secs(5),
+            || target.count() == 1,
+        );
+        eprintln!("delivered {:?} after the link event", t.elapsed());
+        assert_eq!(agent.count("notification not delivered"), 2);
+        agent.stop();
+    });
+}
+
+/// The children of `pid`, with their state letter (`Z`: a zombie) and command name.
+fn children_of(pid: i32) -> Vec<(i32, char, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let mut rest = stat[close + 2..].split(' ');
+        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid: i32 = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if ppid == pid {
+            out.push((p, state, comm));
+        }
+    }
+    out
+}
+
+#[test]
+fn as_pid_1_the_command_and_what_it_started_leave_no_zombie() {
+    in_netns(|| {
+        let dir_marker = Scratch::new("notify-pid1-marker");
+        let ran = dir_marker.join("ran");
+        let body = format!(
+            "{}\n[notify]\ncommand = [\"/bin/sh\", \"-c\", \"sleep 30 & sleep 0.2 & echo $$ > {}\"]\n",
+            record("home.example.com", "br0", ""),
+            ran.display()
+        );
+        let scene = Scene::new("notify-pid1", Some("203.0.113.12/24"), &body);
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--kill-child", agent::BIN, "-c"])
+            .arg(&scene.cfg)
+            .arg("run");
+        let agent = Agent::spawn(cmd);
+        scene
+            .provider
+            .nth(1, Duration::from_secs(10), "the first update");
+        agent.wait_log("notification delivered", Duration::from_secs(10));
+        assert!(ran.exists(), "the command did not run");
+        let daemon = children_of(agent.pid());
+        assert_eq!(daemon.len(), 1, "unshare's child: {daemon:?}");
+        let (daemon, _, comm) = daemon[0].clone();
+        assert_eq!(comm, "dynhost");
+        // The orphans (both sleeps) were ended and reaped: nothing is left under PID 1.
+        wait_until(
+            "no child left under dynhost",
+            Duration::from_secs(3),
+            || children_of(daemon).is_empty(),
+        );
+        support::agent::settle(Duration::from_millis(500));
+        assert_eq!(
+            children_of(daemon),
+            vec![],
+            "zombies or leftovers under PID 1"
+        );
+        // unshare does not pass SIGTERM on: stop dynhost itself (PID 1 handles it).
+        // SAFETY: signals the daemon this test started.
+        unsafe { libc::kill(daemon, libc::SIGTERM) };
+        let mut agent = agent;
+        assert!(
+            agent.wait(Duration::from_secs(5)).is_some(),
+            "dynhost (PID 1) did not stop"
+        );
+    });
+}
+
 /// Publishes at start, then moves the address and measures the time until the provider
 /// gets the second update.
 fn publish_latency(name: &str, notify: &str) -> Duration {

@@ -407,6 +407,9 @@ async fn deliver(
     }
 }
 
+/// The entry id heartbeat pings report under (queue ids start at 1).
+const BEAT: u64 = 0;
+
 /// The task behind [`Notifier`].
 struct Worker {
     setup: Setup,
@@ -418,6 +421,8 @@ struct Worker {
     /// What is wrong per record and family, for the heartbeat (`None`: all well).
     trouble: BTreeMap<(String, &'static str), String>,
     next_beat: Option<Instant>,
+    /// Heartbeat pings under way (a flush waits for them too).
+    beats: usize,
     done_tx: mpsc::UnboundedSender<(u64, String, Result<(), Failure>)>,
     done_rx: mpsc::UnboundedReceiver<(u64, String, Result<(), Failure>)>,
     flushes: Vec<(Instant, oneshot::Sender<usize>)>,
@@ -434,6 +439,7 @@ impl Worker {
             metrics: metrics::Metrics::default(),
             trouble: BTreeMap::new(),
             next_beat: None,
+            beats: 0,
             done_tx,
             done_rx,
             flushes: Vec::new(),
@@ -536,7 +542,9 @@ impl Worker {
             }
             _ => {}
         }
-        if e.kind == Kind::Published && self.setup.settings.heartbeat_url.is_some() {
+        // A publish is reported at once; so is trouble (healthchecks alerts on /fail).
+        let urgent = e.kind == Kind::Published || e.kind.is_trouble() || e.kind == Kind::Drift;
+        if urgent && self.setup.settings.heartbeat_url.is_some() {
             self.beat();
         }
     }
@@ -552,7 +560,8 @@ impl Worker {
         let reason = self.trouble.values().next().cloned();
         let req = heartbeat::ping(url.expose(), reason.as_deref());
         let shown = heartbeat::label(url.expose());
-        let http = http.clone();
+        let (http, done) = (http.clone(), self.done_tx.clone());
+        self.beats += 1;
         tokio::spawn(async move {
             match http.send(&req).await {
                 Ok((s, _)) if (200..300).contains(&s) => debug!(url = %shown, "heartbeat sent"),
@@ -561,6 +570,7 @@ impl Worker {
                 }
                 Err(e) => warn!(url = %shown, error = %e, "heartbeat not sent"),
             }
+            let _ = done.send((BEAT, String::new(), Ok(())));
         });
     }
 
@@ -598,6 +608,10 @@ impl Worker {
     }
 
     fn on_done(&mut self, id: u64, place_id: &str, r: Result<(), Failure>) {
+        if id == BEAT {
+            self.beats -= 1;
+            return;
+        }
         self.in_flight.remove(place_id);
         let label = self
             .places
@@ -622,7 +636,7 @@ impl Worker {
     fn answer_flushes(&mut self) {
         let now = Instant::now();
         let owed: usize = self.queue.entries.iter().map(|e| e.pending.len()).sum();
-        let busy = !self.in_flight.is_empty() || !self.queue.due(now).is_empty();
+        let busy = !self.in_flight.is_empty() || self.beats > 0 || !self.queue.due(now).is_empty();
         let mut keep = Vec::new();
         for (deadline, tx) in self.flushes.drain(..) {
             if !busy || deadline <= now {

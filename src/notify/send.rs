@@ -159,7 +159,7 @@ pub fn run_command(argv: &[String], event: &Event, timeout: Duration) -> Result<
             // (its waiter still holds it), so the id cannot have been reused.
             unsafe { libc::kill(-pid, libc::SIGKILL) };
             let _ = wrx.recv();
-            reap_group(pid);
+            end_group(pid);
             return Err(format!(
                 "{} did not finish within {}: killed",
                 argv[0],
@@ -167,7 +167,7 @@ pub fn run_command(argv: &[String], event: &Event, timeout: Duration) -> Result<
             ));
         }
     };
-    reap_group(pid);
+    end_group(pid);
     // The output ends when the pipes close; a background child holding them is not
     // waited for long.
     let mut output = String::new();
@@ -201,14 +201,28 @@ fn drain(mut pipe: Box<dyn Read + Send>) -> String {
     String::from_utf8_lossy(&kept).into_owned()
 }
 
-/// As PID 1 (a container), orphans of the command's group become our children: reap
-/// those that have ended, so that none stays a zombie.
-fn reap_group(pgid: i32) {
+/// Once the command has exited (or was killed), what it left running in its process
+/// group is killed too (as systemd ends a unit's control group): a hook is bounded in
+/// time whatever it starts; one that means to leave a daemon behind must `setsid`.
+/// As PID 1 (a container), those orphans are our children: they are reaped here, so
+/// that none stays a zombie.
+fn end_group(pgid: i32) {
+    // SAFETY: signals the group the command led; ESRCH when it is empty.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
     if std::process::id() != 1 {
         return;
     }
-    // SAFETY: waitpid on our own process group id, non-blocking.
-    while unsafe { libc::waitpid(-pgid, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        // SAFETY: waitpid on the command's group only, non-blocking.
+        let r = unsafe { libc::waitpid(-pgid, std::ptr::null_mut(), libc::WNOHANG) };
+        if r < 0 || std::time::Instant::now() >= deadline {
+            return; // ECHILD: none left.
+        }
+        if r == 0 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 #[cfg(test)]

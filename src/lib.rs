@@ -27,7 +27,9 @@
 //! - [`ovh`] and [`setup`]: the OVH API client and `dynhost setup`.
 //! - [`app`]: the use cases (`run`, `update`, `check`, `status`, `verify`) and the exit
 //!   codes; [`cli`] parses arguments; `main.rs` only wires.
-//! - [`logging`], [`systemd`] (readiness), [`notify`] (notifications, heartbeat, history, metrics), [`clock`] (clock-set events),
+//! - [`notify`]: telling people: service notifications, the command hook, the
+//!   heartbeat, the event history and the metrics file (a task of its own, fed events).
+//! - [`logging`], [`systemd`] (readiness), [`clock`] (clock-set events),
 //!   [`bounded`] (every file read), [`secret`], [`duration`], [`model`].
 
 pub mod app;

@@ -720,6 +720,37 @@ fn as_pid_1_the_command_and_what_it_started_leave_no_zombie() {
     });
 }
 
+#[test]
+fn a_reload_sends_later_events_to_the_new_targets() {
+    in_netns(|| {
+        let a = Server::start(|_| Answer::Status(200, "{}"));
+        let b = Server::start(|_| Answer::Status(200, "{}"));
+        let body = |t: &Server| {
+            format!(
+                "debounce = \"0s\"\n{}\n[notify]\nurls = [\"generic+http://{}/reload\"]\n",
+                record("home.example.com", "br0", ""),
+                t.addr
+            )
+        };
+        let scene = Scene::new("notify-reload", Some("203.0.113.13/24"), &body(&a));
+        let agent = scene.start_published(Duration::from_secs(10));
+        wait_until("A got the first event", Duration::from_secs(10), || {
+            a.count() == 1
+        });
+        write_config(&scene.dir, &scene.provider.url(), &body(&b));
+        agent.signal(libc::SIGHUP);
+        agent.wait_log("config reloaded", Duration::from_secs(5));
+        move_addr("br0", "203.0.113.13/24", "203.0.113.14/24");
+        wait_until("B got the second event", Duration::from_secs(10), || {
+            b.count() == 1
+        });
+        assert_eq!(b.requests()[0].json()["address"], "203.0.113.14");
+        support::agent::settle(Duration::from_millis(500));
+        assert_eq!(a.count(), 1);
+        agent.stop();
+    });
+}
+
 /// Publishes at start, then moves the address and measures the time until the provider
 /// gets the second update.
 fn publish_latency(name: &str, notify: &str) -> Duration {

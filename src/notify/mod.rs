@@ -421,6 +421,8 @@ struct Worker {
     /// What is wrong per record and family, for the heartbeat (`None`: all well).
     trouble: BTreeMap<(String, &'static str), String>,
     next_beat: Option<Instant>,
+    /// The queue file has been read.
+    loaded: bool,
     /// Heartbeat pings under way (a flush waits for them too).
     beats: usize,
     done_tx: mpsc::UnboundedSender<(u64, String, Result<(), Failure>)>,
@@ -439,6 +441,7 @@ impl Worker {
             metrics: metrics::Metrics::default(),
             trouble: BTreeMap::new(),
             next_beat: None,
+            loaded: false,
             beats: 0,
             done_tx,
             done_rx,
@@ -462,7 +465,14 @@ impl Worker {
             }
         }
         if self.setup.live && !self.places.is_empty() {
-            let mut q = queue::load(&self.setup.state_dir);
+            // The file is read once; a reload keeps the queue in memory, whose entry
+            // ids the deliveries under way answer to.
+            let mut q = if self.loaded {
+                std::mem::take(&mut self.queue)
+            } else {
+                queue::load(&self.setup.state_dir)
+            };
+            self.loaded = true;
             let ids: Vec<String> = self.places.iter().map(|p| p.id.clone()).collect();
             let gone = q.prune(crate::state::wall_now(), &ids);
             if gone > 0 {

@@ -690,3 +690,83 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Res
     f.sync_all()?;
     std::fs::rename(&tmp, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_and_uci_give_the_same_settings() {
+        let toml = "[notify]\nurls = [\"ntfy://ntfy.sh/t1\", \"discord://tok@42\"]\n\
+                    command = [\"/usr/bin/logger\", \"-t\", \"dynhost\"]\n\
+                    events = [\"published\", \"visible\"]\n\
+                    heartbeat_url = \"https://hc-ping.com/u\"\nheartbeat = \"1h\"\n\
+                    [[record]]\nhostname = \"a.example.com\"\nusername = \"u\"\n\
+                    password = \"p\"\ninterface = \"ppp0\"\n";
+        let uci = "config dynhost 'main'\n\tlist notify_url 'ntfy://ntfy.sh/t1'\n\
+                   \tlist notify_url 'discord://tok@42'\n\tlist notify_command '/usr/bin/logger'\n\
+                   \tlist notify_command '-t'\n\tlist notify_command 'dynhost'\n\
+                   \tlist notify_event 'published'\n\tlist notify_event 'visible'\n\
+                   \toption heartbeat_url 'https://hc-ping.com/u'\n\toption heartbeat '1h'\n\
+                   config record\n\toption hostname 'a.example.com'\n\toption username 'u'\n\
+                   \toption password 'p'\n\toption interface 'ppp0'\n";
+        let t = crate::config::parse(toml, None).unwrap().config.notify;
+        let u = crate::config::parse(uci, None)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config
+            .notify;
+        assert_eq!(t, u);
+        assert_eq!(t.urls.len(), 2);
+        assert_eq!(t.command, ["/usr/bin/logger", "-t", "dynhost"]);
+        assert_eq!(t.events, [Kind::Published, Kind::Visible]);
+        assert_eq!(t.heartbeat, Some(Duration::from_secs(3600)));
+        assert!(t.is_active());
+        // Debug never shows a token.
+        assert!(!format!("{t:?}").contains("t1"), "{t:?}");
+    }
+
+    #[test]
+    fn defaults_send_nothing_and_list_the_default_events() {
+        let c = crate::config::parse(
+            "[[record]]\nhostname = \"a.example.com\"\nusername = \"u\"\npassword = \"p\"\n\
+             interface = \"ppp0\"\n",
+            None,
+        )
+        .unwrap()
+        .config;
+        assert!(!c.notify.is_active());
+        assert_eq!(c.notify.events, Kind::DEFAULT);
+        assert_eq!(c.metrics_file, None);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(check_command(&["relative".into()]).is_err());
+        assert!(check_command(&[]).is_err());
+        assert!(check_events(&["published".into(), "published".into()]).is_err());
+        assert!(check_events(&["test".into()]).is_err());
+        assert!(
+            check_urls(&["ntfy://ntfy.sh/t".into(), "x://y".into()])
+                .unwrap_err()
+                .starts_with("[1]")
+        );
+    }
+
+    #[test]
+    fn outcomes_become_published_or_blocked() {
+        use crate::provider::reply::Code;
+        let a: IpAddr = "203.0.113.7".parse().unwrap();
+        let good = Outcome::Reply(Reply::Good(Some(a)));
+        let e = from_outcome("h.example.com", Family::V4, Some(a), &good, 9).unwrap();
+        assert_eq!(
+            (e.kind, e.address.as_str(), e.time),
+            (Kind::Published, "203.0.113.7", 9)
+        );
+        let bad = Outcome::Reply(Reply::Code(Code::BadAuth));
+        let e = from_outcome("h.example.com", Family::V4, None, &bad, 9).unwrap();
+        assert_eq!(e.kind, Kind::Blocked);
+        assert!(e.message.contains("refused"), "{}", e.message);
+        let nochg = Outcome::Reply(Reply::NoChange(Some(a)));
+        assert_eq!(from_outcome("h", Family::V4, Some(a), &nochg, 9), None);
+    }
+}

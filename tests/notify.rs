@@ -584,19 +584,28 @@ fn a_one_shot_update_delivers_its_event_pings_and_writes_the_metrics() {
     });
 }
 
+/// A scene whose one notification target is a port nobody listens on (yet).
+fn unreached_scene(name: &str, addr: &str) -> (Scene, SocketAddr) {
+    let secret = format!("{name}-secret-path");
+    forbid_secret(&secret);
+    let target = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let body = format!(
+        "{}\n[notify]\nurls = [\"generic+http://{target}/{secret}\"]\n",
+        record("home.example.com", "br0", "")
+    );
+    (
+        Scene::new(&format!("notify-{name}"), Some(addr), &body),
+        target,
+    )
+}
+
 #[test]
 fn a_failed_delivery_of_a_one_shot_update_is_left_for_the_daemon() {
     in_netns(|| {
-        forbid_secret("later-secret-path");
-        let addr = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let body = format!(
-            "{}\n[notify]\nurls = [\"generic+http://{addr}/later-secret-path\"]\n",
-            record("home.example.com", "br0", "")
-        );
-        let scene = Scene::new("notify-later", Some("203.0.113.10/24"), &body);
+        let (scene, addr) = unreached_scene("later", "203.0.113.10/24");
         let out = agent::run(&scene.cfg, &["update"]);
         assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
         assert!(
@@ -620,16 +629,7 @@ fn a_failed_delivery_of_a_one_shot_update_is_left_for_the_daemon() {
 #[test]
 fn a_link_event_retries_an_unreached_target_at_once() {
     in_netns(|| {
-        forbid_secret("back-secret-path");
-        let addr = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let body = format!(
-            "{}\n[notify]\nurls = [\"generic+http://{addr}/back-secret-path\"]\n",
-            record("home.example.com", "br0", "")
-        );
-        let scene = Scene::new("notify-back", Some("203.0.113.11/24"), &body);
+        let (scene, addr) = unreached_scene("back", "203.0.113.11/24");
         let agent = scene.start_published(Duration::from_secs(10));
         // Tried at once, then 5 s later: the next try is 10 s after that.
         agent.wait_count("notification not delivered", 2, Duration::from_secs(15));

@@ -126,13 +126,7 @@ mod tests {
 
     #[test]
     fn history_lists_each_record_in_order() {
-        let c = crate::config::parse(
-            "[[record]]\nhostname = \"a.example.com\"\nusername = \"u\"\npassword = \"p\"\n\
-             interface = \"ppp0\"\n",
-            None,
-        )
-        .unwrap()
-        .config;
+        let c = crate::notify::one_record();
         let evs = vec![
             Event::new(Kind::Published, "a.example.com", "first", 0),
             Event::new(Kind::Blocked, "other.example.com", "not ours", 1),

@@ -691,6 +691,14 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Res
     std::fs::rename(&tmp, path)
 }
 
+/// A config with one record (`a.example.com`) and nothing else, for tests.
+#[cfg(test)]
+pub(crate) fn one_record() -> crate::config::Config {
+    let text = "[[record]]\nhostname = \"a.example.com\"\nusername = \"u\"\npassword = \"p\"\n\
+                interface = \"ppp0\"\n";
+    crate::config::parse(text, None).unwrap().config
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -727,13 +735,7 @@ mod tests {
 
     #[test]
     fn defaults_send_nothing_and_list_the_default_events() {
-        let c = crate::config::parse(
-            "[[record]]\nhostname = \"a.example.com\"\nusername = \"u\"\npassword = \"p\"\n\
-             interface = \"ppp0\"\n",
-            None,
-        )
-        .unwrap()
-        .config;
+        let c = one_record();
         assert!(!c.notify.is_active());
         assert_eq!(c.notify.events, Kind::DEFAULT);
         assert_eq!(c.metrics_file, None);

@@ -751,6 +751,42 @@ fn a_reload_sends_later_events_to_the_new_targets() {
     });
 }
 
+#[test]
+fn a_refused_update_is_told_as_blocked_and_fails_the_heartbeat() {
+    in_netns(|| {
+        forbid_secret("hc-blocked-uuid");
+        let target = Server::start(|_| Answer::Status(200, "{}"));
+        let hc = Server::start(|_| Answer::Status(200, "OK"));
+        let body = format!(
+            "{}\n[notify]\nurls = [\"generic+http://{}/blocked\"]\nheartbeat_url = \"http://{}/hc-blocked-uuid\"\n",
+            record("home.example.com", "br0", ""),
+            target.addr,
+            hc.addr
+        );
+        let scene = Scene::new("notify-blocked", Some("203.0.113.16/24"), &body);
+        scene
+            .provider
+            .set_default(support::provider::Reply::Text(200, "badauth".into()));
+        let agent = Agent::start(&scene.cfg, &[]);
+        wait_until("the blocked event", Duration::from_secs(10), || {
+            target.count() == 1
+        });
+        let ev = target.requests()[0].json();
+        assert_eq!(ev["event"], "blocked");
+        assert_eq!(ev["reply"], "badauth");
+        wait_until("the heartbeat's failure", Duration::from_secs(5), || {
+            hc.count() == 1
+        });
+        let ping = &hc.requests()[0];
+        assert_eq!(
+            (ping.method.as_str(), ping.target.as_str()),
+            ("POST", "/hc-blocked-uuid/fail")
+        );
+        assert_eq!(ping.body, ev["message"].as_str().unwrap().as_bytes());
+        agent.stop();
+    });
+}
+
 /// Publishes at start, then moves the address and measures the time until the provider
 /// gets the second update.
 fn publish_latency(name: &str, notify: &str) -> Duration {

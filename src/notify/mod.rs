@@ -277,9 +277,9 @@ pub fn from_outcome(
         o if o.class() == Class::Fatal => (
             Kind::Blocked,
             format!(
-                "{hostname} ({family}) was refused ({o}); dynhost stops sending it until \
-                 the config is reloaded.{}",
-                o.hint().map(|h| format!(" {h}")).unwrap_or_default()
+                "{hostname} ({family}) was refused ({o}){}; dynhost sends nothing more for \
+                 it until the config is reloaded.",
+                o.hint().map(|h| format!(": {h}")).unwrap_or_default()
             ),
         ),
         _ => return None,
@@ -287,7 +287,7 @@ pub fn from_outcome(
     let mut e = Event::new(kind, hostname, &message, wall);
     e.family = Some(family);
     e.address = addr.map(|a| a.to_string()).unwrap_or_default();
-    e.reply = outcome.token();
+    e.reply = outcome.to_string();
     Some(e)
 }
 

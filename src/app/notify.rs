@@ -22,7 +22,7 @@ pub async fn test(config: &Config) -> Result<Exit> {
     let mut failed = 0;
     for r in &results {
         match r {
-            Ok(m) => println!("{m}"),
+            Ok(m) => crate::outln!("{m}"),
             Err(m) => {
                 failed += 1;
                 eprintln!("dynhost: {m}");
@@ -75,7 +75,7 @@ pub async fn after_round(config: &Config, round: &crate::driver::oneshot::Round)
 /// The last events of each configured record, oldest first.
 pub fn history(config: &Config, json_out: bool) -> Result<Exit> {
     let events = history::load(&config.state_dir).map_err(Error::Failed)?;
-    print!("{}", render(config, &events, json_out));
+    crate::out!("{}", render(config, &events, json_out));
     Ok(Exit::Success)
 }
 

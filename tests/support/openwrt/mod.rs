@@ -175,3 +175,4 @@ impl Router {
         cmd
     }
 }
+pub mod rig;

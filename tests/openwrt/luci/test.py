@@ -345,6 +345,14 @@ class Page:
 
     def open(self, path):
         self.d.get(self.base + '/' + path)
+        # uhttpd's LuCI handler now and then answers Bad Gateway (no output from the
+        # dispatcher) to the first request after rpcd restarted: one more try, said.
+        for _ in range(2):
+            if 'Bad Gateway' not in self.d.find_element('tag name', 'body').text:
+                break
+            log('Bad Gateway from uhttpd for %s: loading it again' % path)
+            time.sleep(1)
+            self.d.get(self.base + '/' + path)
 
 
 def row_cell(page, field):
@@ -578,7 +586,11 @@ def run_browser(page, router, pid, shots):
               "for a in luci-base luci-mod-status-index luci-mod-status; do "
               "uci add_list rpcd.@login[-1].read=$a; done && "
               "uci add_list rpcd.@login[-1].write=luci-base && uci commit rpcd && /etc/init.d/rpcd reload" % hashed)
-    time.sleep(1)
+    # rpcd is back, with the new login, before the browser asks (uhttpd's LuCI handler
+    # answers Bad Gateway to a request that meets rpcd restarting).
+    wait_for('rpcd knows the viewer', lambda: 'ubus_rpc_session' in router.sh(
+        'ubus call session login \'{"username":"viewer","password":"viewer-pw"}\'', check=False))
+    time.sleep(0.5)
     page.login('viewer', 'viewer-pw')
     sid = page.session()
     page.open('admin/status/overview')

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::agent::{PASSWORD, assert_no_secret};
+use support::agent::{PASSWORD, assert_no_secret, text as outputs};
 use support::netns::in_netns;
 use support::openwrt::rig::Rig;
 use support::provider::{Provider, Reply};
@@ -103,5 +103,297 @@ fn enable_and_start_without_an_enabled_record_then_enable_it_in_uci() {
         assert_eq!(reqs[0].param("myip"), Some("203.0.113.7"));
         assert_eq!(rig.ok("/etc/init.d/dynhost status").trim(), "running");
         no_more(&provider, 1, Duration::from_secs(1));
+    });
+}
+
+/// A change of /etc/config/dynhost committed with UCI reaches the daemon through procd's
+/// reload trigger (`reload_config` → `service dynhost reload` → `reload_signal HUP`):
+/// the same process reloads (SIGHUP) and keeps its state (no new request for the
+/// address it published).
+#[test]
+fn a_uci_change_reloads_the_daemon_with_sighup_and_keeps_its_state() {
+    in_netns(|| {
+        let provider = Provider::start();
+        let rig = router("reload", &provider, true);
+        let pid = start(&rig);
+        provider.wait_for(1, T);
+        rig.wait("the first round logged", T, || {
+            rig.logread().contains("published")
+        });
+
+        rig.ok("uci set dynhost.global.debounce=2s && uci commit dynhost && reload_config");
+        rig.wait("dynhost reloaded its config", T, || {
+            rig.logread().contains("SIGHUP: config loaded")
+        });
+        assert_eq!(rig.instance_pids("dynhost"), vec![pid], "same process");
+        assert_eq!(rig.read("etc/config/dynhost").matches("'2s'").count(), 1);
+        no_more(&provider, 1, Duration::from_secs(1));
+
+        // Nothing changed: reload_config sends no event, the daemon hears nothing.
+        rig.ok("reload_config");
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(rig.logread().matches("SIGHUP: config loaded").count(), 1);
+    });
+}
+
+/// netifd brings `wan` up (boot) and later changes its address (`uci set` + `ubus call
+/// network reload`): the daemon publishes each address exactly once, although the
+/// kernel's netlink event, netifd's hotplug event (a static interface whose address
+/// changed goes down and up: ifup → `dynhost update --interface wan0`) and procd's
+/// trigger for /etc/config/network (SIGHUP) all announce the change.
+#[test]
+fn netifd_changes_the_wan_address_and_each_address_is_published_once() {
+    in_netns(|| {
+        let provider = Provider::start();
+        let rig = router("netifd", &provider, true);
+        start(&rig);
+        let reqs = provider.wait_for(1, T);
+        assert_eq!(reqs[0].param("myip"), Some("203.0.113.7"));
+        no_more(&provider, 1, Duration::from_secs(1));
+
+        set_wan_address(&rig, "198.51.100.7");
+        let reqs = provider.wait_for(2, T);
+        assert_eq!(reqs[1].param("myip"), Some("198.51.100.7"));
+        // The hotplug script ran (netifd's ifup) and found the address published.
+        rig.wait("the hotplug script's log line", T, || {
+            rig.logread()
+                .contains("hotplug ifup wan (wan0): dynhost update --interface wan0: exit 0")
+        });
+        no_more(&provider, 2, Duration::from_secs(2));
+    });
+}
+
+/// `ifdown wan` / `ifup wan` with the same address sends nothing (that address is
+/// published); down, a new address, up sends exactly one request.
+#[test]
+fn wan_down_and_up() {
+    in_netns(|| {
+        let provider = Provider::start();
+        let rig = router("downup", &provider, true);
+        start(&rig);
+        provider.wait_for(1, T);
+
+        rig.ok("ifdown wan");
+        rig.wait("wan down", T, || {
+            !rig.ok("ip -4 addr show dev wan0").contains("203.0.113.7")
+        });
+        rig.ok("ifup wan");
+        rig.wait("wan up again", T, || {
+            rig.ok("ubus call network.interface.wan status")
+                .contains("\"up\": true")
+        });
+        rig.wait("the hotplug script's ifup", T, || {
+            rig.logread().contains("hotplug ifup wan (wan0)")
+        });
+        no_more(&provider, 1, Duration::from_secs(2));
+        assert!(rig.instance_pids("dynhost").len() == 1);
+
+        rig.ok("ifdown wan");
+        rig.ok("uci set network.wan.ipaddr=198.51.100.9 && uci commit network");
+        rig.ok("ifup wan");
+        let reqs = provider.wait_for(2, T);
+        assert_eq!(reqs[1].param("myip"), Some("198.51.100.9"));
+        no_more(&provider, 2, Duration::from_secs(2));
+    });
+}
+
+/// `/etc/init.d/dynhost disable`: the hotplug script does nothing (as ddns-scripts'),
+/// even without a daemon; enabled again, the same netifd event makes it run a round
+/// itself (`dynhost update`), which publishes once.
+#[test]
+fn disabled_the_hotplug_script_does_nothing() {
+    in_netns(|| {
+        let provider = Provider::start();
+        let rig = router("disable", &provider, true);
+        start(&rig);
+        provider.wait_for(1, T);
+        rig.ok("/etc/init.d/dynhost stop && /etc/init.d/dynhost disable");
+        assert_eq!(rig.instance_pids("dynhost"), Vec::<u32>::new());
+        assert!(rig.sh("/etc/init.d/dynhost enabled").status.code() != Some(0));
+
+        set_wan_address(&rig, "198.51.100.7");
+        rig.wait("netifd's new address", T, || {
+            rig.ok("ip -4 addr show dev wan0").contains("198.51.100.7")
+        });
+        no_more(&provider, 1, Duration::from_secs(3));
+        assert!(
+            !rig.logread().contains("hotplug ifupdate"),
+            "{}",
+            rig.logread()
+        );
+
+        rig.ok("/etc/init.d/dynhost enable");
+        set_wan_address(&rig, "198.51.100.8");
+        let reqs = provider.wait_for(2, T);
+        assert_eq!(reqs[1].param("myip"), Some("198.51.100.8"));
+        rig.wait("the hotplug script's round", T, || {
+            rig.logread().contains(
+                "daemon.info dynhost: hotplug ifup wan (wan0): dynhost update --interface wan0: exit 0",
+            )
+        });
+        assert_eq!(
+            rig.instance_pids("dynhost"),
+            Vec::<u32>::new(),
+            "no daemon started"
+        );
+        no_more(&provider, 2, Duration::from_secs(1));
+    });
+}
+
+/// A record on the logical interface `wan` follows the device the real netifd reports
+/// in `ubus call network.interface.wan status` (`l3_device`): `dynhost check` shows the
+/// mapping with no note while netifd answers, and the guess from /etc/config/network,
+/// with its note, once netifd says wan is down (no `l3_device`). (Only veths can be made
+/// here: netifd's bridges and VLANs need kernel modules the test machines lack, so
+/// netifd's device has the name the config gives it.)
+#[test]
+fn a_logical_interface_maps_to_its_device_through_netifd() {
+    in_netns(|| {
+        let provider = Provider::start();
+        let rig = router("l3dev", &provider, true);
+        let status = rig.ok("ubus call network.interface.wan status");
+        assert!(status.contains("\"l3_device\": \"wan0\""), "{status}");
+        let out = rig.sh("dynhost -c /etc/config/dynhost check");
+        let (stdout, stderr) = outputs(&out);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(
+            stdout.contains("interface = \"wan0\"  # OpenWrt interface \"wan\""),
+            "{stdout}"
+        );
+        assert!(
+            !stderr.contains("netifd"),
+            "no note while netifd answers: {stderr}"
+        );
+        start(&rig);
+        let reqs = provider.wait_for(1, T);
+        assert_eq!(reqs[0].param("myip"), Some("203.0.113.7"));
+        assert!(rig.logread().contains("watching interfaces: wan0"));
+        assert!(!rig.logread().contains("normally gives it"));
+
+        rig.ok("ifdown wan");
+        rig.wait("wan down", T, || {
+            rig.ok("ubus call network.interface.wan status")
+                .contains("\"up\": false")
+        });
+        let out = rig.sh("dynhost -c /etc/config/dynhost check");
+        let (stdout, stderr) = outputs(&out);
+        assert!(
+            stderr.contains("netifd reports no device for \"wan\" (it is down)"),
+            "{stderr}"
+        );
+        assert!(stdout.contains("interface = \"wan0\""), "{stdout}");
+    });
+}
+
+/// The first-boot import (uci-defaults) on ddns-scripts' own shipped config, with its
+/// two services switched to OVH as LuCI's ddns page would: read with the real `uci`
+/// and functions.sh, written with the real `uci`, the passwords in 0600 files, and a
+/// config the daemon accepts.
+#[test]
+fn the_ddns_scripts_import_on_a_real_ddns_config() {
+    in_netns(|| {
+        let rig = Rig::boot("import");
+        // At boot the import found no OVH service in the shipped config.
+        assert!(rig.path("etc/config/ddns").exists());
+        assert!(!rig.path("etc/uci-defaults/50-dynhost-import-ddns").exists());
+        assert_eq!(rig.ok("uci show dynhost | grep -c =record"), "1\n");
+
+        rig.ok("uci set ddns.myddns_ipv4.service_name=ovh.com && \
+             uci set ddns.myddns_ipv4.password='pw-Zq8#never-log-me' && \
+             uci set ddns.myddns_ipv6.service_name=ovh.com && uci commit ddns");
+        // As a package install runs it: into /etc/uci-defaults, run as boot does.
+        let script =
+            std::fs::read_to_string(root().join("contrib/openwrt/files/dynhost.uci-defaults"))
+                .unwrap();
+        rig.write("etc/uci-defaults/50-dynhost-import-ddns", &script, 0o644);
+        let out = rig.ok(
+            "cd /etc/uci-defaults && ( . ./50-dynhost-import-ddns ) && rm -f 50-dynhost-import-ddns",
+        );
+        assert!(out.contains("imported ddns service 'myddns_ipv4'"), "{out}");
+        let show = rig.ok("uci show dynhost");
+        for line in [
+            "dynhost.ddns_myddns_ipv4=record",
+            "dynhost.ddns_myddns_ipv4.enabled='0'",
+            "dynhost.ddns_myddns_ipv4.hostname='yourhost.example.com'",
+            "dynhost.ddns_myddns_ipv4.username='your_username'",
+            "dynhost.ddns_myddns_ipv4.password_file='/etc/dynhost/ddns_myddns_ipv4.secret'",
+            "dynhost.ddns_myddns_ipv4.interface='wan'",
+            "dynhost.ddns_myddns_ipv4.ipv4='1'",
+            "dynhost.ddns_myddns_ipv6.interface='wan6'",
+            "dynhost.ddns_myddns_ipv6.ipv4='0'",
+            "dynhost.ddns_myddns_ipv6.ipv6='1'",
+        ] {
+            assert!(show.lines().any(|l| l == line), "{line} not in:\n{show}");
+        }
+        assert_no_secret("uci show dynhost", &show);
+        assert_eq!(
+            rig.ok("stat -c %a /etc/dynhost/ddns_myddns_ipv4.secret")
+                .trim(),
+            "600"
+        );
+        assert_eq!(
+            rig.read("etc/dynhost/ddns_myddns_ipv4.secret"),
+            format!("{PASSWORD}\n")
+        );
+        rig.wait("the import's log line", T, || {
+            rig.logread()
+                .contains("daemon.notice dynhost: imported ddns service 'myddns_ipv4'")
+        });
+        rig.ok("dynhost -c /etc/config/dynhost check");
+        assert!(!rig.path("etc/uci-defaults/50-dynhost-import-ddns").exists());
+    });
+}
+
+/// Each line at its level in the real logread: a transient failure as a warning, the
+/// publication as info, a refusal as an error; and no other line of the daemon's is an
+/// error (procd logs an instance's stderr as daemon.err: the daemon logs to logd
+/// itself).
+#[test]
+fn logread_shows_each_line_at_its_level() {
+    in_netns(|| {
+        let provider = Provider::start();
+        let rig = router("logs", &provider, true);
+        provider.set_default_for("flaky.example.com", Reply::Text(200, "911".into()));
+        provider.set_default_for("work.example.com", Reply::Text(200, "badauth".into()));
+        for name in ["flaky", "work"] {
+            rig.ok(&format!(
+                "uci set dynhost.{name}=record && \
+                 uci set dynhost.{name}.hostname={name}.example.com && \
+                 uci set dynhost.{name}.username=example.com-{name} && \
+                 uci set dynhost.{name}.password_file=/etc/dynhost/home.secret && \
+                 uci set dynhost.{name}.interface=wan && uci commit dynhost"
+            ));
+        }
+        start(&rig);
+        provider.wait_for(3, T);
+        rig.wait("the three outcomes logged", T, || {
+            let log = rig.logread();
+            ["published", "will retry", "update refused"]
+                .iter()
+                .all(|n| log.contains(n))
+        });
+        let log = rig.logread();
+        let ours: Vec<&str> = log.lines().filter(|l| l.contains(" dynhost[")).collect();
+        let level = |needle: &str| -> Vec<&str> {
+            ours.iter()
+                .filter(|l| l.contains(needle))
+                .map(|l| l.split_whitespace().nth(5).unwrap_or(""))
+                .collect()
+        };
+        assert_eq!(
+            level("update failed; will retry"),
+            vec!["daemon.warn"],
+            "{log}"
+        );
+        assert!(
+            level("published").iter().all(|l| *l == "daemon.info"),
+            "{log}"
+        );
+        assert!(!level("published").is_empty(), "{log}");
+        assert_eq!(level("update refused"), vec!["daemon.err"], "{log}");
+        let errors: Vec<&&str> = ours.iter().filter(|l| l.contains("daemon.err")).collect();
+        assert_eq!(errors.len(), 1, "only the refusal is an error:\n{log}");
+        assert!(ours.iter().any(|l| l.contains("daemon.info")), "{log}");
+        assert_no_secret("logread", &log);
     });
 }

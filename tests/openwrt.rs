@@ -50,10 +50,12 @@ fn configure(rig: &Rig, provider: &Provider, enabled: bool) {
 /// Enables and starts the service, and waits for its instance.
 fn start(rig: &Rig) -> u32 {
     rig.ok("/etc/init.d/dynhost enable && /etc/init.d/dynhost start");
+    let mut pid = 0;
     rig.wait("dynhost's procd instance", T, || {
-        !rig.instance_pids("dynhost").is_empty()
+        pid = rig.instance_pids("dynhost").first().copied().unwrap_or(0);
+        pid != 0
     });
-    rig.instance_pids("dynhost")[0]
+    pid
 }
 
 /// No request arrives during `d` beyond the `n` already counted.
@@ -75,14 +77,15 @@ fn set_wan_address(rig: &Rig, addr: &str) {
     ));
 }
 
-/// `/etc/init.d/dynhost enable` and `start` with no enabled record: nothing runs (and the
-/// init script says why); enabling the record in UCI then starts it through procd's
-/// config trigger (`reload_config`), and it publishes wan's address once.
+/// `/etc/init.d/dynhost enable` and `start` with the shipped config (its record
+/// disabled): nothing runs, the init script says why, and procd holds the service's
+/// config triggers; enabling the record in UCI then starts it through them
+/// (`reload_config`), and it publishes wan's address once.
 #[test]
 fn enable_and_start_without_an_enabled_record_then_enable_it_in_uci() {
     in_netns(|| {
         let provider = Provider::start();
-        let rig = router("enable", &provider, false);
+        let rig = Rig::boot("enable");
         let out = rig.sh("/etc/init.d/dynhost enable && /etc/init.d/dynhost start");
         assert!(out.status.success(), "{out:?}");
         assert!(
@@ -91,8 +94,15 @@ fn enable_and_start_without_an_enabled_record_then_enable_it_in_uci() {
         );
         assert!(rig.path("etc/rc.d/S95dynhost").exists(), "enabled at boot");
         rig.ok("/etc/init.d/dynhost enabled");
+        let p = procd_view(&rig);
+        assert_eq!(p.command, Vec::<String>::new(), "no instance");
+        assert_eq!(p.triggers, ["dynhost", "network"]);
         assert_eq!(rig.instance_pids("dynhost"), Vec::<u32>::new());
+
+        configure(&rig, &provider, false);
+        rig.ok("reload_config");
         no_more(&provider, 0, Duration::from_millis(500));
+        assert_eq!(rig.instance_pids("dynhost"), Vec::<u32>::new());
 
         rig.ok("uci set dynhost.home.enabled=1 && uci commit dynhost && reload_config");
         rig.wait("an instance after reload_config", T, || {
@@ -395,5 +405,144 @@ fn logread_shows_each_line_at_its_level() {
         assert_eq!(errors.len(), 1, "only the refusal is an error:\n{log}");
         assert!(ours.iter().any(|l| l.contains("daemon.info")), "{log}");
         assert_no_secret("logread", &log);
+    });
+}
+
+/// What the real procd holds for the service: the instance's command line, its
+/// reload signal and environment, and the values its triggers test (config packages,
+/// then interfaces), each from `ubus call service list`.
+struct Procd {
+    command: Vec<String>,
+    reload_signal: String,
+    env: String,
+    triggers: Vec<String>,
+}
+
+fn procd_view(rig: &Rig) -> Procd {
+    let q = |path: &str| -> Vec<String> {
+        rig.ok(&format!(
+            "ubus call service list '{{\"name\":\"dynhost\",\"verbose\":true}}' | \
+             jsonfilter -e '{path}' || true"
+        ))
+        .lines()
+        .map(str::to_string)
+        .collect()
+    };
+    Procd {
+        command: q("@.dynhost.instances.instance1.command[*]"),
+        reload_signal: q("@.dynhost.instances.instance1.reload_signal").join(""),
+        env: q("@.dynhost.instances.instance1.env").join(""),
+        triggers: q("@.dynhost.triggers[*][1][1][2]"),
+    }
+}
+
+const UCI_RECORDS: &str = "config dynhost 'global'
+\toption debounce '1s'
+
+config record 'home'
+\toption enabled '1'
+\toption hostname 'home.example.com'
+\toption username 'example.com-home'
+\toption password_file '/etc/dynhost/home.secret'
+\toption interface 'wan'
+
+config record 'home6'
+\toption hostname 'home.example.com'
+\toption username 'example.com-home'
+\toption password_file '/etc/dynhost/home.secret'
+\toption interface 'wan6'
+\toption ipv4 '0'
+\toption ipv6 '1'
+
+config record 'office'
+\toption enabled '0'
+\toption hostname 'office.example.com'
+\toption username 'example.com-office'
+\toption password_file '/etc/dynhost/home.secret'
+\toption interface 'lan'
+";
+
+/// wan, wan6 with DHCPv6 on '@wan', a lan, a VLAN interface with its own IPv6 one.
+const NETWORK: &str = "config interface 'loopback'
+\toption device 'lo'
+\toption proto 'static'
+\toption ipaddr '127.0.0.1'
+\toption netmask '255.0.0.0'
+
+config interface 'wan'
+\toption device 'wan0'
+\toption proto 'static'
+\toption ipaddr '203.0.113.7'
+\toption netmask '255.255.255.0'
+
+config interface 'wan6'
+\toption device '@wan'
+\toption proto 'dhcpv6'
+
+config interface 'lan'
+\toption device 'br-lan'
+\toption proto 'static'
+
+config interface 'vlan'
+\toption device 'eth0.2'
+\toption proto 'dhcp'
+
+config interface 'vlan6'
+\toption device 'eth0.2'
+\toption proto 'dhcpv6'
+";
+
+/// The init script under the real rc.common, procd.sh and procd: the instance runs
+/// `dynhost -c /etc/config/dynhost run` with SIGHUP as its reload signal and its own
+/// syslog priorities; the triggers cover both config files and every interface that
+/// concerns an enabled record (wan once although two records follow it, wan6 on
+/// '@wan', wan_6/wan_4 that netifd makes on top, wan6's own), not lan (its record is
+/// disabled). A reload keeps the same process; `rescan` sends it SIGHUP.
+#[test]
+fn procd_holds_the_instance_and_a_trigger_for_every_related_interface() {
+    in_netns(|| {
+        let rig = Rig::boot("procd");
+        rig.write("etc/config/network", NETWORK, 0o644);
+        rig.write("etc/config/dynhost", UCI_RECORDS, 0o600);
+        rig.write("etc/dynhost/home.secret", "pw\n", 0o600);
+        let pid = start(&rig);
+        let p = procd_view(&rig);
+        assert_eq!(
+            p.command,
+            ["/usr/bin/dynhost", "-c", "/etc/config/dynhost", "run"]
+        );
+        assert_eq!(p.reload_signal, "1");
+        assert!(p.env.contains("\"DYNHOST_SYSLOG\": \"1\""), "{}", p.env);
+        assert_eq!(
+            p.triggers,
+            [
+                "dynhost", "network", "wan", "wan6", "wan_6", "wan_4", "wan6_6", "wan6_4"
+            ]
+        );
+        rig.ok("/etc/init.d/dynhost reload");
+        assert_eq!(rig.instance_pids("dynhost"), vec![pid], "{}", rig.logread());
+        rig.ok("/etc/init.d/dynhost rescan");
+        rig.wait("SIGHUP from rescan", T, || {
+            rig.logread().contains("SIGHUP: config loaded")
+        });
+        assert_eq!(rig.instance_pids("dynhost"), vec![pid]);
+
+        // A record on a device name follows the interfaces on that device.
+        rig.write(
+            "etc/config/dynhost",
+            "config record\n\toption hostname 'h.example.com'\n\
+             \toption username 'example.com-h'\n\toption password_file '/etc/dynhost/home.secret'\n\
+             \toption interface 'eth0.2'\n",
+            0o600,
+        );
+        rig.ok("/etc/init.d/dynhost restart");
+        let p = procd_view(&rig);
+        assert_eq!(
+            p.triggers,
+            [
+                "dynhost", "network", "eth0.2", "vlan", "vlan6", "vlan_6", "vlan_4", "vlan6_6",
+                "vlan6_4"
+            ]
+        );
     });
 }

@@ -6,13 +6,15 @@
 
 mod support;
 
+use std::process::Command;
 use std::time::Duration;
 
-use support::agent::{PASSWORD, assert_no_secret, text as outputs};
+use support::agent::{BIN, PASSWORD, assert_no_secret, text as outputs};
+use support::hooks::{Call, calls, run_hook_to_end};
 use support::netns::in_netns;
 use support::openwrt::rig::Rig;
 use support::provider::{Provider, Reply};
-use support::repo::root;
+use support::repo::{fake_dynhost, root};
 
 const T: Duration = Duration::from_secs(15);
 
@@ -544,5 +546,430 @@ fn procd_holds_the_instance_and_a_trigger_for_every_related_interface() {
                 "vlan6_4"
             ]
         );
+    });
+}
+
+/// Records as the hotplug tests need them (no login: only the scripts read them).
+const HOTPLUG_RECORDS: &str = "config dynhost 'global'
+\toption debounce '1s'
+
+config record 'home'
+\toption enabled '1'
+\toption hostname 'home.example.com'
+\toption interface 'wan'
+
+config record 'home6'
+\toption hostname 'home.example.com'
+\toption interface 'wan6'
+\toption ipv4 '0'
+\toption ipv6 '1'
+
+config record 'office'
+\toption enabled '0'
+\toption hostname 'office.example.com'
+\toption interface 'lan'
+
+config record
+\toption enabled 'yes'
+\toption hostname 'other.example.com'
+\toption interface 'wan'
+";
+
+/// A PPPoE wan with DHCPv6 on top (wan6 on '@wan'), a lan bridge, a VLAN interface.
+/// Written for the scripts to read; netifd is not asked to apply it.
+const PPPOE_NETWORK: &str = "config interface 'loopback'
+\toption device 'lo'
+\toption proto 'static'
+
+config interface 'lan'
+\toption device 'br-lan'
+\toption proto 'static'
+
+config interface 'wan'
+\toption device 'wan'
+\toption proto 'pppoe'
+
+config interface 'wan6'
+\toption device '@wan'
+\toption proto 'dhcpv6'
+
+config interface 'vlan'
+\toption device 'eth0.2'
+\toption proto 'dhcp'
+
+config interface 'vlan6'
+\toption device 'eth0.2'
+\toption proto 'dhcpv6'
+";
+
+/// The real `hotplug-call iface` with netifd's variables, the package's hotplug script
+/// calling the recording fake dynhost (tests/support/fakebin/dynhost, at /tmp in the
+/// router) instead of the binary; `exit` is what the fake answers ("" for 0). Runs
+/// until everything it started is over; the calls it made.
+fn hotplug(rig: &Rig, vars: &[(&str, &str)], exit: &str) -> Vec<Call> {
+    let _ = std::fs::remove_file(rig.path("tmp/calls"));
+    let mut argv: Vec<String> = vec![
+        "env".into(),
+        "FAKE_DYNHOST_LOG=/tmp/calls".into(),
+        "DYNHOST_BIN=/tmp/fake-dynhost".into(),
+    ];
+    if !exit.is_empty() {
+        rig.write("tmp/exit", &format!("#!/bin/sh\nexit {exit}\n"), 0o755);
+        argv.push("FAKE_DYNHOST_EXEC=/tmp/exit".into());
+    }
+    argv.extend(vars.iter().map(|(k, v)| format!("{k}={v}")));
+    argv.extend(["/sbin/hotplug-call".into(), "iface".into()]);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    run_hook_to_end(rig.command(&argv), &format!("hotplug-call iface {vars:?}"));
+    calls(&rig.path("tmp/calls"))
+}
+
+fn install_fake_dynhost(rig: &Rig) {
+    let fake = std::fs::read_to_string(fake_dynhost()).unwrap();
+    rig.write("tmp/fake-dynhost", &fake, 0o755);
+}
+
+/// The hotplug script under the real hotplug-call (with netifd's own 00-netstate and
+/// another package's script before ours), functions.sh, uci and rc.common: it acts on
+/// ifup, and on ifupdate with new addresses or prefixes, of every interface that
+/// concerns an enabled record (wan, wan6 on '@wan', wan_6), never while the service is
+/// disabled, and never on other actions or interfaces. (netifd itself sends ifup on a
+/// veth in the scenarios above; PPPoE and DHCPv6 cannot run here, so their events are
+/// given as netifd would give them.)
+#[test]
+fn the_hotplug_script_acts_on_every_interface_of_a_followed_device_and_only_when_enabled() {
+    in_netns(|| {
+        let rig = Rig::boot("hotplug");
+        rig.write("etc/config/dynhost", HOTPLUG_RECORDS, 0o600);
+        rig.write("etc/config/network", PPPOE_NETWORK, 0o644);
+        rig.write("etc/hotplug.d/iface/20-other", "exit 1\n", 0o644);
+        install_fake_dynhost(&rig);
+        let up = |dev: &str| Some(format!("[-q] [update] [--interface] [{dev}]"));
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<String>);
+        let ppp = "pppoe-wan";
+        let cases: &[Case] = &[
+            (
+                &[("ACTION", "ifup"), ("INTERFACE", "wan"), ("DEVICE", ppp)],
+                up(ppp),
+            ),
+            (
+                &[("ACTION", "ifup"), ("INTERFACE", "wan6"), ("DEVICE", ppp)],
+                up(ppp),
+            ),
+            (
+                &[("ACTION", "ifup"), ("INTERFACE", "wan_6"), ("DEVICE", ppp)],
+                up(ppp),
+            ),
+            (
+                &[
+                    ("ACTION", "ifupdate"),
+                    ("INTERFACE", "wan6"),
+                    ("DEVICE", ppp),
+                    ("IFUPDATE_ADDRESSES", "1"),
+                ],
+                up(ppp),
+            ),
+            (
+                &[
+                    ("ACTION", "ifupdate"),
+                    ("INTERFACE", "wan_6"),
+                    ("DEVICE", ppp),
+                    ("IFUPDATE_PREFIXES", "1"),
+                    ("IFUPDATE_ROUTES", "1"),
+                ],
+                up(ppp),
+            ),
+            (
+                &[
+                    ("ACTION", "ifupdate"),
+                    ("INTERFACE", "wan"),
+                    ("DEVICE", ppp),
+                    ("IFUPDATE_ROUTES", "1"),
+                    ("IFUPDATE_DATA", "1"),
+                ],
+                None,
+            ),
+            (
+                &[
+                    ("ACTION", "ifupdate"),
+                    ("INTERFACE", "wan"),
+                    ("DEVICE", ppp),
+                ],
+                None,
+            ),
+            (&[("ACTION", "ifdown"), ("INTERFACE", "wan")], None),
+            (
+                &[("ACTION", "ifdown"), ("INTERFACE", "wan"), ("DEVICE", ppp)],
+                None,
+            ),
+            (&[("ACTION", "ifup-failed"), ("INTERFACE", "wan")], None),
+            (
+                &[("ACTION", "iflink"), ("INTERFACE", "wan"), ("DEVICE", ppp)],
+                None,
+            ),
+            (
+                &[
+                    ("ACTION", "ifup"),
+                    ("INTERFACE", "lan"),
+                    ("DEVICE", "br-lan"),
+                ],
+                None,
+            ),
+            (
+                &[
+                    ("ACTION", "ifup"),
+                    ("INTERFACE", "guest"),
+                    ("DEVICE", "br-guest"),
+                ],
+                None,
+            ),
+        ];
+        // Disabled (no /etc/rc.d/S95dynhost): nothing, as with ddns-scripts.
+        assert_eq!(hotplug(&rig, cases[0].0, ""), vec![], "disabled");
+        rig.ok("/etc/init.d/dynhost enable");
+        for (vars, expect) in cases {
+            let got = hotplug(&rig, vars, "");
+            match expect {
+                Some(argv) => {
+                    assert_eq!(got.len(), 1, "{vars:?}: {got:?}");
+                    assert_eq!(&got[0].argv, argv, "{vars:?}");
+                    assert_eq!(got[0].config, "/etc/config/dynhost", "{vars:?}");
+                }
+                None => assert_eq!(got, vec![], "{vars:?}"),
+            }
+        }
+    });
+}
+
+/// An interface that came up on a device the running daemon does not follow (its
+/// device was guessed while netifd could not tell): the hotplug script asks for a
+/// rescan, which procd turns into SIGHUP for the same process; when the daemon does
+/// follow it (exit 0), nothing more.
+#[test]
+fn the_hotplug_script_asks_for_a_rescan_when_the_daemon_follows_another_device() {
+    in_netns(|| {
+        let provider = Provider::start();
+        let rig = Rig::boot("rescan");
+        rig.write(
+            "etc/config/network",
+            "config interface 'lte'\n\toption proto 'qmi'\n\toption device '/dev/cdc-wdm0'\n",
+            0o644,
+        );
+        rig.write("etc/dynhost/home.secret", "pw\n", 0o600);
+        rig.write(
+            "etc/config/dynhost",
+            &format!(
+                "config dynhost 'global'\n\toption url '{}'\n\n\
+                 config record\n\toption hostname 'h.example.com'\n\
+                 \toption username 'example.com-h'\n\
+                 \toption password_file '/etc/dynhost/home.secret'\n\toption interface 'lte'\n",
+                provider.url()
+            ),
+            0o600,
+        );
+        let pid = start(&rig);
+        install_fake_dynhost(&rig);
+        let vars = [
+            ("ACTION", "ifup"),
+            ("INTERFACE", "lte_4"),
+            ("DEVICE", "wwan0"),
+        ];
+        let got = hotplug(&rig, &vars, "3");
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].exit, Some(3));
+        rig.wait("the rescan's SIGHUP", T, || {
+            rig.logread().contains("SIGHUP: config loaded")
+        });
+        assert!(
+            rig.logread()
+                .contains("asked the daemon to take netifd's device for lte_4"),
+            "{}",
+            rig.logread()
+        );
+        assert_eq!(rig.instance_pids("dynhost"), vec![pid]);
+        let got = hotplug(&rig, &vars, "");
+        assert_eq!(got[0].exit, Some(0));
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(rig.logread().matches("SIGHUP: config loaded").count(), 1);
+    });
+}
+
+/// The scripts' guess of a logical interface's device (dynhost.sh, through the real
+/// config_load) and dynhost's own (src/config/uci/network.rs) agree, interface by
+/// interface.
+#[test]
+fn the_scripts_and_dynhost_guess_the_same_devices() {
+    in_netns(|| {
+        let rig = Rig::boot("guess");
+        let network = format!(
+            "{PPPOE_NETWORK}\nconfig interface 'iot'\n\toption ifname 'eth1 eth2'\n\toption proto 'dhcp'\n\n\
+             config interface 'old'\n\toption type 'bridge'\n\toption proto 'static'\n\n\
+             config interface 'vpn'\n\toption proto 'wireguard'\n\n\
+             config interface 'aftr'\n\toption proto 'dslite'\n\n\
+             config interface 'tun'\n\toption proto '6in4'\n\n\
+             config interface 'clat'\n\toption proto '464xlat'\n\n\
+             config interface 'lte'\n\toption proto 'qmi'\n\toption device '/dev/cdc-wdm0'\n"
+        );
+        rig.write("etc/config/network", &network, 0o644);
+        let (sections, problems) = dynhost::config::uci::parse(&network);
+        assert!(problems.is_empty(), "{problems:?}");
+        let names: Vec<String> = sections
+            .iter()
+            .filter(|s| s.kind == "interface")
+            .filter_map(|s| s.name.clone())
+            .collect();
+        assert!(names.len() >= 12);
+        let shell = rig.ok(&format!(
+            ". /lib/functions.sh; . /usr/lib/dynhost/openwrt.sh; config_load network; \
+             for i in {}; do printf '%s=%s\\n' \"$i\" \"$(dynhost_guess_device \"$i\")\"; done",
+            names.join(" ")
+        ));
+        for name in &names {
+            let rust = match dynhost::config::uci::device_of(&sections, name) {
+                Some(Ok(dev)) => dev,
+                _ => String::new(),
+            };
+            assert!(
+                shell.lines().any(|l| l == format!("{name}={rust}")),
+                "{name}: dynhost guesses {rust:?}; the scripts say:\n{shell}"
+            );
+        }
+    });
+}
+
+/// What the init script sees through the real config_load (`uci -S -n export`) is what
+/// dynhost reads: on valid files both count the same enabled records and procd gets an
+/// instance exactly when one is enabled; where uci would silently read something else
+/// (a refused section name merges into the previous section), dynhost refuses the file
+/// with the line.
+#[test]
+fn the_init_script_and_dynhost_read_the_same_records() {
+    in_netns(|| {
+        let rig = Rig::boot("agree");
+        let record = |name: &str, on: &str, host: &str| {
+            format!(
+                "config record {name}\n\toption enabled '{on}'\n\toption hostname '{host}'\n\
+                 \toption username 'example.com-x'\n\toption password 'pw'\n\toption interface 'eth0'\n"
+            )
+        };
+        let cases: Vec<(String, Option<usize>)> = vec![
+            (record("'a'", "1", "a.example.com") + &record("'b'", "1", "b.example.com"), Some(2)),
+            (record("", "1", "a.example.com") + &record("", "0", "b.example.com"), Some(1)),
+            (record("'a'", "0", "a.example.com") + &record("'a'", "1", "a.example.com"), Some(1)),
+            (record("'a'", "0", "a.example.com") + &record("'b'", "0", "b.example.com"), Some(0)),
+            (
+                "c record 'a'; o enabled 1\n\to hostname \"a.example\\\n.com\"\n\to username 'example.com-x'\n\
+                 \to password pw\n\to interface eth0 # comment\n"
+                    .into(),
+                Some(1),
+            ),
+            (record("'a'", "0", "a.example.com") + &record("'my-home'", "1", "b.example.com"), None),
+            (record("'a'", "1", "a.example.com") + "\toption x 'y' 'z'\n", None),
+        ];
+        for (text, want) in cases {
+            rig.write("etc/config/dynhost", &text, 0o600);
+            let export = rig.ok("uci -S -n -q export dynhost");
+            rig.ok("/etc/init.d/dynhost stop; /etc/init.d/dynhost start");
+            let started = !procd_view(&rig).command.is_empty();
+            let out = rig.sh("dynhost -c /etc/config/dynhost check");
+            let (o, e) = outputs(&out);
+            match want {
+                Some(n) => {
+                    assert_eq!(out.status.code(), Some(0), "{text}\n{o}{e}");
+                    assert!(o.contains(&format!("{n} enabled")), "{text}\n{o}{e}");
+                    let (mine, _) = dynhost::config::uci::parse(&text);
+                    for s in mine.iter().filter(|s| s.kind == "record") {
+                        for opt in &s.options {
+                            let v = &opt.values[0].0;
+                            let quoted =
+                                format!("\toption {} '{}'", opt.name, v.replace('\'', "'\\''"));
+                            assert!(
+                                export.contains(&quoted),
+                                "{quoted:?} in uci's export:\n{export}"
+                            );
+                        }
+                    }
+                    assert_eq!(started, n > 0, "the init script starts it: {text}");
+                }
+                None => {
+                    assert_eq!(out.status.code(), Some(78), "{text}\n{o}{e}");
+                    assert!(e.contains("dynhost:"), "{e}");
+                }
+            }
+        }
+        rig.ok("/etc/init.d/dynhost stop");
+        // No config file at all: nothing to start either.
+        rig.ok("rm /etc/config/dynhost");
+        let out = rig.sh("/etc/init.d/dynhost start");
+        assert!(out.status.success());
+        assert!(outputs(&out).1.contains("no enabled record"), "{out:?}");
+        assert!(procd_view(&rig).command.is_empty());
+    });
+}
+
+/// ddns-scripts' ovh.com services become disabled dynhost records, once, with a word
+/// about each; other services are left alone; under the real uci and functions.sh.
+#[test]
+fn the_ddns_import_cases() {
+    in_netns(|| {
+        let rig = Rig::boot("import-cases");
+        rig.write(
+            "etc/config/ddns",
+            "config ddns 'global'\n\toption upd_privateip '0'\n\n\
+             config service 'myddns_ipv4'\n\toption service_name 'ovh.com'\n\toption enabled '1'\n\
+             \toption domain 'home.example.com'\n\toption username 'example.com-home'\n\
+             \toption password 'it'\\''s secret'\n\toption interface 'wan'\n\toption ip_source 'network'\n\
+             \toption ip_network 'wan'\n\n\
+             config service 'myddns_ipv6'\n\toption service_name 'ovh.com'\n\toption use_ipv6 '1'\n\
+             \toption domain 'home.example.com'\n\toption username 'example.com-home6'\n\
+             \toption password 'pw6'\n\toption interface 'wan6'\n\toption ip_source 'web'\n\n\
+             config service 'other'\n\toption service_name 'no-ip.com'\n\toption domain 'x.example.net'\n\
+             \toption username 'u'\n\toption password 'p'\n\n\
+             config service 'broken'\n\toption service_name 'ovh.com'\n\toption domain 'y.example.com'\n",
+            0o600,
+        );
+        let script =
+            std::fs::read_to_string(root().join("contrib/openwrt/files/dynhost.uci-defaults"))
+                .unwrap();
+        let run = || {
+            rig.write("etc/uci-defaults/50-dynhost-import-ddns", &script, 0o644);
+            rig.ok("cd /etc/uci-defaults && ( . ./50-dynhost-import-ddns ) && \
+                 rm -f 50-dynhost-import-ddns")
+        };
+        let said = run();
+        assert!(said.contains("imported ddns service 'myddns_ipv4' as record 'ddns_myddns_ipv4' (home.example.com, IPv4, interface wan), disabled"), "{said}");
+        assert!(said.contains("'myddns_ipv6' as record 'ddns_myddns_ipv6' (home.example.com, IPv6, interface wan6) (ddns-scripts took the address from ip_source 'web'"), "{said}");
+        assert!(said.contains("'broken' (ovh.com) not imported"), "{said}");
+        assert!(!said.contains("'other'"), "{said}");
+        let out = rig.sh("dynhost -c /etc/config/dynhost check");
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        // The shipped record and the two imported ones.
+        assert!(
+            outputs(&out).0.contains("OK, 3 record(s), 0 enabled"),
+            "{out:?}"
+        );
+        assert_eq!(
+            rig.read("etc/dynhost/ddns_myddns_ipv4.secret"),
+            "it's secret\n"
+        );
+        assert_eq!(
+            rig.ok("stat -c %a /etc/dynhost/ddns_myddns_ipv4.secret")
+                .trim(),
+            "600"
+        );
+        // Enabled, the records are what ddns-scripts had.
+        rig.ok("uci set dynhost.ddns_myddns_ipv4.enabled=1 && \
+             uci set dynhost.ddns_myddns_ipv6.enabled=1 && uci commit dynhost");
+        let o = rig.ok("dynhost -c /etc/config/dynhost check");
+        assert!(
+            o.contains("hostname = \"home.example.com\"")
+                && o.contains("username = \"example.com-home6\""),
+            "{o}"
+        );
+        // Run again (a sysupgrade runs uci-defaults again): nothing new.
+        let text = rig.read("etc/config/dynhost");
+        let said = run();
+        assert!(!said.contains("imported ddns"), "{said}");
+        assert_eq!(rig.read("etc/config/dynhost"), text);
     });
 }

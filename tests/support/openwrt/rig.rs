@@ -91,6 +91,13 @@ impl Rig {
             .unwrap()
     }
 
+    /// A command that runs ARGV inside the router (not yet started).
+    pub fn command(&self, argv: &[&str]) -> Command {
+        let mut cmd = Command::new(script("boot"));
+        cmd.arg("exec").arg(&self.dir.path).args(argv);
+        cmd
+    }
+
     /// `sh -c SCRIPT` inside the router; fails the test unless it exits 0. Its stdout.
     pub fn ok(&self, script_text: &str) -> String {
         let out = self.sh(script_text);

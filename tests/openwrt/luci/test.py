@@ -346,19 +346,37 @@ class Page:
     def open(self, path):
         self.d.get(self.base + '/' + path)
         # uhttpd's LuCI handler now and then answers Bad Gateway (no output from the
-        # dispatcher) to the first request after rpcd restarted: one more try, said.
+        # dispatcher within uhttpd's 60 s script timeout: seen after rpcd restarted, and
+        # on a machine under heavy load): one more try, said in the output.
         for _ in range(2):
             if 'Bad Gateway' not in self.d.find_element('tag name', 'body').text:
                 break
             log('Bad Gateway from uhttpd for %s: loading it again' % path)
+            # That page's own errors (its scripts read the error page) go with it.
+            self.d.get_log('browser')
             time.sleep(1)
             self.d.get(self.base + '/' + path)
 
 
+def fresh(fn):
+    """fn() again while LuCI's poll replaces the element under it (every 10 s)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    for _ in range(5):
+        try:
+            return fn()
+        except StaleElementReferenceException:
+            time.sleep(0.2)
+    return fn()
+
+
 def row_cell(page, field):
-    cells = page.css('#dynhost-status tr[data-hostname="%s"][data-family="ipv4"] td[data-field="%s"]'
-                     % (HOSTNAME, field))
-    return cells[0].text if cells else ''
+    sel = ('#dynhost-status tr[data-hostname="%s"][data-family="ipv4"] td[data-field="%s"]'
+           % (HOSTNAME, field))
+    return fresh(lambda: ''.join(c.text for c in page.css(sel)))
+
+
+def click(page, sel, what=None):
+    fresh(lambda: page.one(sel, what).click())
 
 
 # ---- the scenario ----------------------------------------------------------------------
@@ -429,16 +447,17 @@ def run_browser(page, router, pid, shots):
              lambda: row_cell(page, 'published') == WAN_ADDR, evidence=page.snapshot)
     wait_for('the status shows the last reply', lambda: 'good ' + WAN_ADDR in row_cell(page, 'last_reply'),
              evidence=page.snapshot)
-    running = page.one('#dynhost-service [data-running]')
-    if running.get_attribute('data-running') != '1' or str(pid) not in running.text:
-        fail('the service box says %r' % running.text)
+    running = fresh(lambda: (lambda e: (e.get_attribute('data-running'), e.text))(
+        page.one('#dynhost-service [data-running]')))
+    if running[0] != '1' or str(pid) not in running[1]:
+        fail('the service box says %r' % (running,))
     page.collect('status')
     page.d.save_screenshot(os.path.join(shots, 'luci-status.png'))
     log('status shows %s published' % WAN_ADDR)
 
     # -- update now: one request at the provider, the new reply shown
     before = WORLD.count()
-    page.one('button[data-action="update"][data-hostname="%s"]' % HOSTNAME).click()
+    click(page, 'button[data-action="update"][data-hostname="%s"]' % HOSTNAME)
     wait_for('update now answers', lambda: page.css('#dynhost-result [data-result]'), evidence=page.snapshot)
     wait_for('the page shows the new reply', lambda: 'nochg ' + WAN_ADDR in row_cell(page, 'last_reply'),
              evidence=page.snapshot)
@@ -449,10 +468,11 @@ def run_browser(page, router, pid, shots):
     log('update now: one request, reply "nochg %s" shown' % WAN_ADDR)
 
     # -- verify now: the servers' answer
-    page.one('button[data-action="verify"][data-hostname="%s"]' % HOSTNAME).click()
+    click(page, 'button[data-action="verify"][data-hostname="%s"]' % HOSTNAME)
     res = wait_for('verify now answers',
-                   lambda: [e for e in page.css('#dynhost-result [data-result]') if 'answer' in e.text],
-                   evidence=page.snapshot)[0].text
+                   lambda: fresh(lambda: [e.text for e in page.css('#dynhost-result [data-result]')
+                                          if 'answer' in e.text]),
+                   evidence=page.snapshot)[0]
     if 'the authoritative servers answer ' + WAN_ADDR not in res or '127.0.0.1' not in res:
         fail('verify now shows: %r' % res)
     page.collect('verify now')
@@ -540,12 +560,14 @@ def run_browser(page, router, pid, shots):
     # -- Status -> Overview
     page.open('admin/status/overview')
     wait_for('Status -> Overview lists the record',
-             lambda: HOSTNAME in ''.join(e.text for e in page.css('#dynhost-overview')), evidence=page.snapshot)
+             lambda: HOSTNAME in fresh(lambda: ''.join(e.text for e in page.css('#dynhost-overview'))),
+             evidence=page.snapshot)
     page.collect('overview')
 
     # -- history and log
     page.open('admin/services/dynhost/log')
-    wait_for('the log shows the daemon\'s lines', lambda: 'dynhost' in ''.join(e.text for e in page.css('#dynhost-log')),
+    wait_for('the log shows the daemon\'s lines',
+             lambda: 'dynhost' in fresh(lambda: ''.join(e.text for e in page.css('#dynhost-log'))),
              evidence=page.snapshot)
     page.collect('log')
     log('overview and log pages')
@@ -553,7 +575,8 @@ def run_browser(page, router, pid, shots):
     # -- the page in Dutch
     router.sh('uci set luci.main.lang=nl && uci commit luci')
     page.open('admin/services/dynhost')
-    wait_for('the page in Dutch', lambda: [b for b in page.css('button[data-action="update"]') if b.text == 'Nu bijwerken'],
+    wait_for('the page in Dutch', lambda: fresh(lambda: [b for b in page.css('button[data-action="update"]')
+                                                         if b.text == 'Nu bijwerken']),
              evidence=page.snapshot)
     body = page.d.find_element('tag name', 'body').text
     for word in ('Nu controleren', 'Gepubliceerd', 'Algemene instellingen'):

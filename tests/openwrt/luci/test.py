@@ -557,6 +557,15 @@ def run_browser(page, router, pid, shots):
     page.collect('after apply')
     log('Save & Apply: config changed, same PID %d, state kept, password file 0600' % pid)
 
+    # -- restart from the service box: procd runs a new instance
+    click(page, '#dynhost-service button[data-action="restart"]')
+    new_pid = wait_for('restart gives a new daemon', lambda: (lambda p: p if p and p != pid else None)(router.pid()),
+                       evidence=page.snapshot)
+    wait_for('the service box shows the new PID',
+             lambda: str(new_pid) in fresh(lambda: ''.join(e.text for e in page.css('#dynhost-service [data-running]'))),
+             evidence=page.snapshot)
+    log('restart: PID %d -> %d' % (pid, new_pid))
+
     # -- Status -> Overview
     page.open('admin/status/overview')
     wait_for('Status -> Overview lists the record',

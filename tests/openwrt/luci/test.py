@@ -43,6 +43,7 @@ API_SECRET = 'api-secret-9f8e7d'
 CONSUMER_KEY = 'consumer-key-1a2b3c'
 SECRETS = [FIRST_SECRET, NEW_SECRET, API_SECRET, CONSUMER_KEY]
 HTTP_PORT = 8080
+API_URL = None
 STEP_TIMEOUT = 40
 
 
@@ -127,6 +128,43 @@ class Provider(http.server.BaseHTTPRequestHandler):
         self.send_header('Content-Type', 'text/plain')
         self.end_headers()
         self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+class OvhApi(http.server.BaseHTTPRequestHandler):
+    """The reads `dynhost setup --dry-run` makes of the OVH API, for a zone with no
+    DynHost login or record yet (example.com). Writes are refused: a dry run makes none."""
+    calls = []
+
+    def answer(self, code, value):
+        body = json.dumps(value).encode()
+        self.send_response(code)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        path = url.path[len('/1.0'):] if url.path.startswith('/1.0') else url.path
+        OvhApi.calls.append(('GET', path))
+        if path == '/auth/time':
+            return self.answer(200, int(time.time()))
+        if path == '/domain/zone/example.com':
+            return self.answer(200, {'name': 'example.com', 'nameServers': ['ns1.example.com'],
+                                     'dnssecSupported': False})
+        if path in ('/domain/zone/example.com/record', '/domain/zone/example.com/dynHost/login',
+                    '/domain/zone/example.com/dynHost/record'):
+            return self.answer(200, [])
+        return self.answer(404, {'class': 'Client::NotFound', 'message': 'not here: ' + path})
+
+    def do_POST(self):
+        OvhApi.calls.append(('POST', self.path))
+        self.answer(403, {'message': 'this fake takes no write'})
+
+    do_PUT = do_DELETE = do_POST
 
     def log_message(self, *args):
         pass
@@ -398,6 +436,10 @@ def main():
 
     prov = socketserver.ThreadingTCPServer(('127.0.0.1', 0), Provider)
     threading.Thread(target=prov.serve_forever, daemon=True).start()
+    api = socketserver.ThreadingTCPServer(('127.0.0.1', 0), OvhApi)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    global API_URL
+    API_URL = 'http://127.0.0.1:%d/1.0' % api.server_address[1]
     named = start_bind(work)
 
     router = Router(os.path.join(work, 'router'))
@@ -414,8 +456,9 @@ def scenario(router, prov_port, shots):
     log('booted')
     router.write('/etc/config/dynhost', CONFIG.format(prov=prov_port, host=HOSTNAME), 0o600)
     router.write('/etc/dynhost/home.secret', FIRST_SECRET + '\n', 0o600)
-    router.write('/etc/ovh.conf', '[default]\nendpoint=ovh-eu\n[ovh-eu]\napplication_key=ak-1\n'
-                 'application_secret=%s\nconsumer_key=%s\n' % (API_SECRET, CONSUMER_KEY), 0o600)
+    router.write('/etc/ovh.conf', '[default]\nendpoint=%s\n[%s]\napplication_key=ak-1\n'
+                 'application_secret=%s\nconsumer_key=%s\n' % (API_URL, API_URL, API_SECRET, CONSUMER_KEY),
+                 0o600)
     # (the rig's rootfs has no /etc/rc.d yet: enable needs it)
     router.sh('mkdir -p /etc/rc.d && /etc/init.d/dynhost enable && /etc/init.d/dynhost start')
     wait_for('the daemon publishes %s at the provider' % WAN_ADDR,
@@ -565,6 +608,29 @@ def run_browser(page, router, pid, shots):
              lambda: str(new_pid) in fresh(lambda: ''.join(e.text for e in page.css('#dynhost-service [data-running]'))),
              evidence=page.snapshot)
     log('restart: PID %d -> %d' % (pid, new_pid))
+
+    # -- Create on OVH: the dry run shows the calls, and enables Create
+    click(page, 'button[data-action="setup"]')
+    page.one('#dynhost-setup-zone', 'the Create on OVH dialog').send_keys('example.com')
+    page.one('#dynhost-setup-subdomain').send_keys('office')
+    page.one('#dynhost-setup-interface').send_keys('wan')
+    page.one('button[data-action="setup-dry-run"]').click()
+    out = wait_for('the dry run shows the calls',
+                   lambda: (lambda t: t if 'would call POST' in t else None)(page.one('#dynhost-setup-output').text),
+                   evidence=lambda: page.one('#dynhost-setup-output').text)
+    for needle in ('GET /domain/zone/example.com', 'would call POST /domain/zone/example.com/dynHost/login',
+                   '"password":"<redacted>"', '"subDomain":"office"'):
+        if needle not in out:
+            fail('the dry run output lacks %r:\n%s' % (needle, out))
+    page.d.save_screenshot(os.path.join(shots, 'luci-setup.png'))
+    if page.one('button[data-action="setup-create"]').get_attribute('disabled') is not None:
+        fail('Create stays disabled after a dry run that passed')
+    if any(m != 'GET' for m, _ in OvhApi.calls):
+        fail('the dry run wrote through the API: %r' % OvhApi.calls)
+    page.collect('create on OVH')
+    page.one('.modal .right button.btn:first-child', 'the dialog\'s cancel button').click()
+    wait_for('the dialog closes', lambda: not modal_open(page), evidence=page.snapshot)
+    log('Create on OVH: the dry run shows %d API reads and the calls it would make' % len(OvhApi.calls))
 
     # -- Status -> Overview
     page.open('admin/status/overview')

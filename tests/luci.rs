@@ -40,6 +40,8 @@ fn run_python(args: &[&str]) -> (bool, String) {
 #[test]
 fn luci_app_in_chromium_against_openwrts_runtime() {
     let (ok, out) = run_python(&["tests/openwrt/luci/test.py"]);
+    // Each step with its time (shown with --nocapture).
+    println!("{out}");
     assert!(ok, "tests/openwrt/luci/test.py:\n{out}");
 }
 

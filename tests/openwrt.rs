@@ -12,9 +12,10 @@ use std::time::Duration;
 use support::agent::{BIN, PASSWORD, assert_no_secret, text as outputs};
 use support::hooks::{Call, calls, run_hook_to_end};
 use support::netns::in_netns;
+use support::openwrt::Router;
 use support::openwrt::rig::Rig;
 use support::provider::{Provider, Reply};
-use support::repo::{fake_dynhost, root};
+use support::repo::{busybox, fake_dynhost, openwrt_standin, root};
 
 const T: Duration = Duration::from_secs(15);
 
@@ -972,4 +973,55 @@ fn the_ddns_import_cases() {
         assert!(!said.contains("imported ddns"), "{said}");
         assert_eq!(rig.read("etc/config/dynhost"), text);
     });
+}
+
+/// The stand-ins that tests/hooks.rs still runs the hotplug script under
+/// (tests/support/openwrt: functions.sh over the `uci` stand-in) read a file as the
+/// real functions.sh and uci do: list options in the _ITEMn/_LENGTH variables and the
+/// joined one, anonymous sections under uci's own names, and a second config_load
+/// forgetting the first one's lists. The same script, the same lines, both ways.
+#[test]
+fn the_uci_stand_in_reads_as_the_real_uci() {
+    let network = "config device\n\toption name 'br-lan'\n\tlist ports 'lan1'\n\tlist ports 'lan 2'\n\n\
+                   config interface 'lan'\n\toption device 'br-lan'\n";
+    let body = "config_load network; \
+         s=${CONFIG_SECTIONS%% *}; \
+         config_get n \"$s\" ports_LENGTH; config_get a \"$s\" ports_ITEM1; config_get b \"$s\" ports_ITEM2; \
+         config_get all \"$s\" ports; config_get t \"$s\" TYPE; \
+         printf '%s|%s|%s|%s|%s|%s|%s\\n' \"$s\" \"$t\" \"$n\" \"$a\" \"$b\" \"$all\" \"$CONFIG_SECTIONS\"; \
+         each() { printf '[%s]' \"$1\"; }; config_list_foreach \"$s\" ports each; echo; \
+         config_load empty; config_get n \"$s\" ports_LENGTH; echo \"after: [$n] $CONFIG_SECTIONS\"";
+    let standin = {
+        let r = Router::new("config-load");
+        r.write_config("network", network);
+        r.write_config("empty", "config x 'y'\n");
+        let mut cmd = Command::new(busybox());
+        cmd.args([
+            "ash",
+            "-c",
+            &format!(". {}/functions.sh; {body}", openwrt_standin("").display()),
+        ]);
+        r.env(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        outputs(&out).0
+    };
+    let real = in_netns(move || {
+        let rig = Rig::boot("config-load");
+        rig.write("etc/config/network", network, 0o644);
+        rig.write("etc/config/empty", "config x 'y'\n", 0o644);
+        rig.ok(&format!(". /lib/functions.sh; {body}"))
+    });
+    let name = real.split('|').next().unwrap().to_string();
+    assert!(name.starts_with("cfg0") && name.len() == 9, "{real}");
+    assert_eq!(
+        real.lines().collect::<Vec<_>>(),
+        [
+            format!("{name}|device|2|lan1|lan 2|lan1 lan 2|{name} lan").as_str(),
+            "[lan1][lan 2]",
+            "after: [] y"
+        ],
+        "the real uci"
+    );
+    assert_eq!(standin, real, "the stand-in and the real uci");
 }

@@ -1025,3 +1025,26 @@ fn the_uci_stand_in_reads_as_the_real_uci() {
     );
     assert_eq!(standin, real, "the stand-in and the real uci");
 }
+
+/// docs/install.md's table of what runs against the real runtime names tests that exist.
+#[test]
+fn the_install_guide_names_real_openwrt_tests() {
+    let guide = std::fs::read_to_string(root().join("docs/install.md")).unwrap();
+    let this = std::fs::read_to_string(root().join("tests/openwrt.rs")).unwrap();
+    let table = guide
+        .split("| What | Test (`tests/openwrt.rs`) |")
+        .nth(1)
+        .expect("the table of tests/openwrt.rs in docs/install.md");
+    let mut named = 0;
+    for row in table.lines().skip(1).take_while(|l| l.starts_with('|')) {
+        let cell = row.rsplit('|').nth(1).unwrap();
+        for name in cell.split('`').skip(1).step_by(2) {
+            assert!(
+                this.contains(&format!("fn {name}()")),
+                "docs/install.md names {name}"
+            );
+            named += 1;
+        }
+    }
+    assert!(named >= 12, "{named} tests named");
+}

@@ -9,7 +9,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::agent::{BIN, PASSWORD, assert_no_secret, text as outputs};
+use support::agent::{PASSWORD, assert_no_secret, text as outputs};
 use support::hooks::{Call, calls, run_hook_to_end};
 use support::netns::in_netns;
 use support::openwrt::Router;

@@ -1048,3 +1048,25 @@ fn the_install_guide_names_real_openwrt_tests() {
     }
     assert!(named >= 12, "{named} tests named");
 }
+
+/// Without the vendored sources the build says where it looked and how to name them.
+#[test]
+fn the_build_says_where_the_sources_are_missing() {
+    let dir = support::agent::Scratch::new("openwrt-nosrc");
+    let out = Command::new(root().join("tests/openwrt/build"))
+        .env("DYNHOST_OPENWRT_SRC", dir.join("none.tar.xz"))
+        .env("DYNHOST_OPENWRT_ROOTFS", dir.join("rootfs"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = outputs(&out).1;
+    assert!(
+        e.contains("sources are missing") && e.contains("none.tar.xz"),
+        "{e}"
+    );
+    assert!(
+        e.contains("DYNHOST_OPENWRT_SRC") && e.contains("shared/vendor"),
+        "{e}"
+    );
+    assert!(!dir.join("rootfs").exists());
+}

@@ -1070,3 +1070,72 @@ fn the_build_says_where_the_sources_are_missing() {
     );
     assert!(!dir.join("rootfs").exists());
 }
+
+/// The rig installs the package as contrib/openwrt/Makefile's install recipe does (run
+/// under the stand-in SDK by support::openwrt::Router): the same files, modes and
+/// contents, but for what the rig leaves out (the man page and completions, made at
+/// build time) and the uci-defaults script, which the first boot ran and deleted.
+#[test]
+fn the_rig_installs_the_package_as_its_makefile_does() {
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(root).unwrap().display().to_string());
+            if p.is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let r = Router::new("makefile-vs-rig");
+    let mut paths = Vec::new();
+    walk(&r.root, &r.root, &mut paths);
+    let skip = [
+        "usr/share/man",
+        "usr/share/bash-completion",
+        "etc/uci-defaults",
+        "etc/rc.d",
+        "sbin",
+    ];
+    paths.retain(|p| {
+        !skip
+            .iter()
+            .any(|s| p == s || p.starts_with(&format!("{s}/")))
+    });
+    paths.retain(|p| {
+        ![
+            "usr",
+            "usr/share",
+            "usr/bin",
+            "usr/lib",
+            "etc",
+            "etc/config",
+            "etc/init.d",
+            "etc/hotplug.d",
+        ]
+        .contains(&p.as_str())
+    });
+    paths.sort();
+    assert!(paths.len() >= 7, "{paths:?}");
+    let rig = in_netns(|| Rig::boot("makefile"));
+    for p in &paths {
+        let want = r.root.join(p);
+        let got = rig.path(p);
+        let mode = |f: &std::path::Path| {
+            std::fs::metadata(f)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode(&got), mode(&want), "mode of /{p}");
+        if want.is_file() {
+            assert!(
+                std::fs::read(&got).unwrap() == std::fs::read(&want).unwrap(),
+                "/{p} differs from what the Makefile installs"
+            );
+        }
+    }
+    let script = rig.read("etc/init.d/dynhost");
+    assert!(script.starts_with("#!/bin/sh /etc/rc.common\n"));
+}

@@ -9,12 +9,13 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::agent::{BIN, PASSWORD, assert_no_secret, text as outputs};
+use support::agent::{PASSWORD, assert_no_secret, text as outputs};
 use support::hooks::{Call, calls, run_hook_to_end};
 use support::netns::in_netns;
+use support::openwrt::Router;
 use support::openwrt::rig::Rig;
 use support::provider::{Provider, Reply};
-use support::repo::{fake_dynhost, root};
+use support::repo::{busybox, fake_dynhost, openwrt_standin, root};
 
 const T: Duration = Duration::from_secs(15);
 
@@ -972,4 +973,169 @@ fn the_ddns_import_cases() {
         assert!(!said.contains("imported ddns"), "{said}");
         assert_eq!(rig.read("etc/config/dynhost"), text);
     });
+}
+
+/// The stand-ins that tests/hooks.rs still runs the hotplug script under
+/// (tests/support/openwrt: functions.sh over the `uci` stand-in) read a file as the
+/// real functions.sh and uci do: list options in the _ITEMn/_LENGTH variables and the
+/// joined one, anonymous sections under uci's own names, and a second config_load
+/// forgetting the first one's lists. The same script, the same lines, both ways.
+#[test]
+fn the_uci_stand_in_reads_as_the_real_uci() {
+    let network = "config device\n\toption name 'br-lan'\n\tlist ports 'lan1'\n\tlist ports 'lan 2'\n\n\
+                   config interface 'lan'\n\toption device 'br-lan'\n";
+    let body = "config_load network; \
+         s=${CONFIG_SECTIONS%% *}; \
+         config_get n \"$s\" ports_LENGTH; config_get a \"$s\" ports_ITEM1; config_get b \"$s\" ports_ITEM2; \
+         config_get all \"$s\" ports; config_get t \"$s\" TYPE; \
+         printf '%s|%s|%s|%s|%s|%s|%s\\n' \"$s\" \"$t\" \"$n\" \"$a\" \"$b\" \"$all\" \"$CONFIG_SECTIONS\"; \
+         each() { printf '[%s]' \"$1\"; }; config_list_foreach \"$s\" ports each; echo; \
+         config_load empty; config_get n \"$s\" ports_LENGTH; echo \"after: [$n] $CONFIG_SECTIONS\"";
+    let standin = {
+        let r = Router::new("config-load");
+        r.write_config("network", network);
+        r.write_config("empty", "config x 'y'\n");
+        let mut cmd = Command::new(busybox());
+        cmd.args([
+            "ash",
+            "-c",
+            &format!(". {}/functions.sh; {body}", openwrt_standin("").display()),
+        ]);
+        r.env(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        outputs(&out).0
+    };
+    let real = in_netns(move || {
+        let rig = Rig::boot("config-load");
+        rig.write("etc/config/network", network, 0o644);
+        rig.write("etc/config/empty", "config x 'y'\n", 0o644);
+        rig.ok(&format!(". /lib/functions.sh; {body}"))
+    });
+    let name = real.split('|').next().unwrap().to_string();
+    assert!(name.starts_with("cfg0") && name.len() == 9, "{real}");
+    assert_eq!(
+        real.lines().collect::<Vec<_>>(),
+        [
+            format!("{name}|device|2|lan1|lan 2|lan1 lan 2|{name} lan").as_str(),
+            "[lan1][lan 2]",
+            "after: [] y"
+        ],
+        "the real uci"
+    );
+    assert_eq!(standin, real, "the stand-in and the real uci");
+}
+
+/// docs/install.md's table of what runs against the real runtime names tests that exist.
+#[test]
+fn the_install_guide_names_real_openwrt_tests() {
+    let guide = std::fs::read_to_string(root().join("docs/install.md")).unwrap();
+    let this = std::fs::read_to_string(root().join("tests/openwrt.rs")).unwrap();
+    let table = guide
+        .split("| What | Test (`tests/openwrt.rs`) |")
+        .nth(1)
+        .expect("the table of tests/openwrt.rs in docs/install.md");
+    let mut named = 0;
+    for row in table.lines().skip(1).take_while(|l| l.starts_with('|')) {
+        let cell = row.rsplit('|').nth(1).unwrap();
+        for name in cell.split('`').skip(1).step_by(2) {
+            assert!(
+                this.contains(&format!("fn {name}()")),
+                "docs/install.md names {name}"
+            );
+            named += 1;
+        }
+    }
+    assert!(named >= 12, "{named} tests named");
+}
+
+/// Without the vendored sources the build says where it looked and how to name them.
+#[test]
+fn the_build_says_where_the_sources_are_missing() {
+    let dir = support::agent::Scratch::new("openwrt-nosrc");
+    let out = Command::new(root().join("tests/openwrt/build"))
+        .env("DYNHOST_OPENWRT_SRC", dir.join("none.tar.xz"))
+        .env("DYNHOST_OPENWRT_ROOTFS", dir.join("rootfs"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = outputs(&out).1;
+    assert!(
+        e.contains("sources are missing") && e.contains("none.tar.xz"),
+        "{e}"
+    );
+    assert!(
+        e.contains("DYNHOST_OPENWRT_SRC") && e.contains("shared/vendor"),
+        "{e}"
+    );
+    assert!(!dir.join("rootfs").exists());
+}
+
+/// The rig installs the package as contrib/openwrt/Makefile's install recipe does (run
+/// under the stand-in SDK by support::openwrt::Router): the same files, modes and
+/// contents, but for what the rig leaves out (the man page and completions, made at
+/// build time) and the uci-defaults script, which the first boot ran and deleted.
+#[test]
+fn the_rig_installs_the_package_as_its_makefile_does() {
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(root).unwrap().display().to_string());
+            if p.is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let r = Router::new("makefile-vs-rig");
+    let mut paths = Vec::new();
+    walk(&r.root, &r.root, &mut paths);
+    let skip = [
+        "usr/share/man",
+        "usr/share/bash-completion",
+        "etc/uci-defaults",
+        "etc/rc.d",
+        "sbin",
+    ];
+    paths.retain(|p| {
+        !skip
+            .iter()
+            .any(|s| p == s || p.starts_with(&format!("{s}/")))
+    });
+    paths.retain(|p| {
+        ![
+            "usr",
+            "usr/share",
+            "usr/bin",
+            "usr/lib",
+            "etc",
+            "etc/config",
+            "etc/init.d",
+            "etc/hotplug.d",
+        ]
+        .contains(&p.as_str())
+    });
+    paths.sort();
+    assert!(paths.len() >= 7, "{paths:?}");
+    let rig = in_netns(|| Rig::boot("makefile"));
+    for p in &paths {
+        let want = r.root.join(p);
+        let got = rig.path(p);
+        let mode = |f: &std::path::Path| {
+            std::fs::metadata(f)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode(&got), mode(&want), "mode of /{p}");
+        if want.is_file() {
+            assert!(
+                std::fs::read(&got).unwrap() == std::fs::read(&want).unwrap(),
+                "/{p} differs from what the Makefile installs"
+            );
+        }
+    }
+    let script = rig.read("etc/init.d/dynhost");
+    assert!(script.starts_with("#!/bin/sh /etc/rc.common\n"));
 }

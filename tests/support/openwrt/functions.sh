@@ -9,6 +9,10 @@
 # the previous config_load cleared first. A missing package loads no section and
 # returns non-zero. Unlike the real file it does not `export -n` (dash has no -n); the
 # variables stay in the shell all the same.
+#
+# Kept because tests/hooks.rs's no_hook_waits_for_dynhost still runs the hotplug script
+# through it, beside the other hooks on the host under ash and dash (a file outside the
+# OpenWrt change). Everything else runs OpenWrt's real program in tests/openwrt.rs.
 
 LOAD_STATE=1
 LIST_SEP=" "

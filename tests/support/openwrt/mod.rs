@@ -1,7 +1,9 @@
 //! The OpenWrt package as a router gets it, for the tests: the Makefile's install recipe
 //! run under the stand-in SDK (`sdk/`) into a scratch root, and the package's init and
 //! hotplug scripts run from there under the stand-ins of rc.common, procd.sh,
-//! functions.sh (through the `uci` stand-in) and hotplug-call, with busybox ash.
+//! functions.sh (through the `uci` stand-in) and hotplug-call, with busybox ash (only
+//! tests/hooks.rs still does). `rig`: OpenWrt's real runtime, which tests/openwrt.rs
+//! runs the package under.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -10,6 +10,10 @@
 # inside the "triggers" array, after start_service; every trigger carries the reload
 # delay (1000 ms); reload triggers run /etc/init.d/NAME reload. This file is loaded by
 # rc.common after the init script, as on OpenWrt.
+#
+# Kept because tests/hooks.rs's no_hook_waits_for_dynhost still runs the hotplug script
+# through it, beside the other hooks on the host under ash and dash (a file outside the
+# OpenWrt change). Everything else runs OpenWrt's real program in tests/openwrt.rs.
 
 PROCD_RELOAD_DELAY=1000
 

@@ -93,8 +93,8 @@ function hash(s,   h, i) {
 	return h % 2147483648
 }
 function new_section(type, name) {
-	nsec++; stype[nsec] = type; nopt[nsec] = 0; counter++
-	if (name == "") { counter++; sname[nsec] = sprintf("cfg%02x%04x", counter, hash(type) % 65536); anon[nsec] = 1 }
+	nsec++; stype[nsec] = type; nopt[nsec] = 0; counter++ # every section counts, named or not (as libuci's n_section)
+	if (name == "") { sname[nsec] = sprintf("cfg%02x%04x", counter, hash(type) % 65536); anon[nsec] = 1 }
 	else { sname[nsec] = name; anon[nsec] = 0 }
 	return nsec
 }

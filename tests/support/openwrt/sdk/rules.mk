@@ -1,6 +1,8 @@
 # Stand-in for OpenWrt's rules.mk in the tests (TOPDIR is this directory): the install
 # macros with OpenWrt's modes, the directories and tools a package Makefile refers to,
 # and an x86_64 musl target (so that rust-values.mk's triple is one rustup has).
+# A stand-in because a real SDK cannot run here: it needs its toolchain and the feeds
+# from the network, and an hour of building.
 INCLUDE_DIR:=$(TOPDIR)/include
 BUILD_DIR?=$(TOPDIR)/build_dir
 DL_DIR?=$(TOPDIR)/dl

@@ -53,7 +53,11 @@ pub enum Command {
     /// Ask the zone's authoritative servers now: per record and family, the address
     /// dynhost would publish, the one published, and what each server answers. Exit 0
     /// when all agree, 1 otherwise.
-    Verify,
+    Verify {
+        /// Machine-readable output (the LuCI app reads it).
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what was last published, per record and family.
     Status {
         /// Machine-readable output.

@@ -91,7 +91,7 @@ pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
         Command::Notify { .. } => rt.block_on(notify::test(&config)),
         Command::Update(request) => rt.block_on(update::run(config, request, cli.dry_run)),
         Command::Run => rt.block_on(run::run(config, cli.dry_run)),
-        Command::Verify => rt.block_on(verify::run(config)),
+        Command::Verify { json } => rt.block_on(verify::run(config, *json)),
         Command::Setup(_) => unreachable!("setup runs before a config is loaded"),
     }
 }

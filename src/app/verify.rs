@@ -1,15 +1,18 @@
 //! `dynhost verify`: asks the zone's authoritative servers now and prints, per record
 //! and family, the address dynhost would publish, the one published, and what each
 //! server answers (with its TTL). Exit 0 when all agree, 1 otherwise: for monitoring.
+//! `--json` prints the same as one JSON object (the LuCI app's "verify now").
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
+
+use serde_json::{Value, json};
 
 use super::{Error, Exit, Result};
 use crate::config::Config;
 use crate::driver::oneshot;
 use crate::driver::{Edges, Rtnetlink};
-use crate::engine::{Dns, SlotKey, SlotResult};
+use crate::engine::{Dns, Published, SlotKey, SlotResult};
 use crate::model::Family;
 use crate::netlink;
 use crate::provider::reply::Outcome;
@@ -20,7 +23,7 @@ use crate::state::{Store, rfc3339};
 use crate::verify::Verifier;
 use crate::verify::run::judge;
 
-pub async fn run(config: Config) -> Result<Exit> {
+pub async fn run(config: Config, json_out: bool) -> Result<Exit> {
     // What dynhost would publish now: a dry round, from its sources, writing nothing.
     let mut store = Store::new(&config.state_dir, true);
     let state = store.load().map_err(Error::Failed)?;
@@ -40,6 +43,7 @@ pub async fn run(config: Config) -> Result<Exit> {
         .map_err(|e| Error::NotFollowed(e.to_string()))?;
     let mut agree = true;
     let mut out = String::new();
+    let mut rows = Vec::new();
     for report in &round.reports {
         let key = &report.key;
         let would = match &report.result {
@@ -61,17 +65,31 @@ pub async fn run(config: Config) -> Result<Exit> {
                 _ => "nothing to compare with".into(),
             };
             let _ = writeln!(out, "; DNS not asked: {why}");
+            rows.push(row(key, would, published.as_ref(), None, &[], &why));
             agree = false;
             continue;
         };
         let (verdict, lines) = ask(&verifier, key, expected).await;
         agree &= verdict == Dns::Visible;
-        let _ = writeln!(out, "; DNS: {}", verdict_text(&verdict, expected));
-        for l in lines {
+        let text = verdict_text(&verdict, expected);
+        let _ = writeln!(out, "; DNS: {text}");
+        for l in &lines {
             let _ = writeln!(out, "  {l}");
         }
+        rows.push(row(
+            key,
+            would,
+            published.as_ref(),
+            Some(&verdict),
+            &lines,
+            &text,
+        ));
     }
-    crate::out!("{out}");
+    if json_out {
+        crate::out!("{}\n", json!({ "agree": agree, "records": rows }));
+    } else {
+        crate::out!("{out}");
+    }
     Ok(if agree { Exit::Success } else { Exit::Failure })
 }
 
@@ -106,6 +124,34 @@ async fn ask(v: &Verifier, key: &SlotKey, expected: IpAddr) -> (Dns, Vec<String>
     }
 }
 
+/// One record and family in `--json`: `verdict` is `None` when DNS was not asked.
+fn row(
+    key: &SlotKey,
+    would: Option<IpAddr>,
+    published: Option<&Published>,
+    verdict: Option<&Dns>,
+    servers: &[String],
+    text: &str,
+) -> Value {
+    let (name, answer) = match verdict {
+        None => ("not_asked", None),
+        Some(Dns::Visible) => ("visible", None),
+        Some(Dns::Missing) => ("missing", None),
+        Some(Dns::Differs(a)) => ("differs", Some(a.to_string())),
+        Some(Dns::Unknown) => ("unknown", None),
+    };
+    json!({
+        "hostname": key.hostname,
+        "family": key.family.as_str(),
+        "would_publish": would.map(|a| a.to_string()),
+        "published": published.map(|p| json!({"address": p.addr.to_string(), "at": rfc3339(p.at)})),
+        "verdict": name,
+        "answer": answer,
+        "text": text,
+        "servers": servers,
+    })
+}
+
 fn shown(a: Option<IpAddr>) -> String {
     a.map_or_else(|| "nothing".into(), |a| a.to_string())
 }
@@ -117,5 +163,46 @@ fn verdict_text(d: &Dns, expected: IpAddr) -> String {
         Dns::Missing => format!("the authoritative servers have no {family} address for it"),
         Dns::Differs(a) => format!("the authoritative servers answer {a}, not {expected}"),
         Dns::Unknown => "unknown (see below)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Family;
+
+    #[test]
+    fn a_json_row_names_the_verdict_and_the_servers_answers() {
+        let key = SlotKey {
+            hostname: "home.example.com".into(),
+            family: Family::V4,
+        };
+        let p = Published {
+            addr: "203.0.113.5".parse().unwrap(),
+            at: 1_795_708_831,
+        };
+        let other: IpAddr = "203.0.113.9".parse().unwrap();
+        let servers = vec!["ns1.example.com 192.0.2.53:53 answers 203.0.113.9 (TTL 60)".into()];
+        let v = row(
+            &key,
+            Some(p.addr),
+            Some(&p),
+            Some(&Dns::Differs(other)),
+            &servers,
+            &verdict_text(&Dns::Differs(other), p.addr),
+        );
+        assert_eq!(v["verdict"], "differs");
+        assert_eq!(v["answer"], "203.0.113.9");
+        assert_eq!(v["family"], "ipv4");
+        assert_eq!(v["published"]["address"], "203.0.113.5");
+        assert_eq!(v["published"]["at"], "2026-11-26T16:00:31Z");
+        assert_eq!(v["servers"][0], servers[0].as_str());
+        assert!(
+            v["text"].as_str().unwrap().contains("not 203.0.113.5"),
+            "{v}"
+        );
+        let none = row(&key, None, None, None, &[], "interface down");
+        assert_eq!(none["verdict"], "not_asked");
+        assert!(none["published"].is_null() && none["would_publish"].is_null());
     }
 }

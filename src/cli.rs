@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser, Subcommand};
 
-use crate::app::exit;
 use crate::config::DEFAULT_PATH;
+use crate::exit;
 use crate::request::UpdateRequest;
 
 #[derive(Parser, Debug)]

@@ -1,8 +1,10 @@
 //! Plain data shared by the pure core and the edges: address families, what the kernel
 //! told us about links and addresses, and the keys records are tracked by.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
 
 /// An address family. DynHost takes one address per record and family, so every
 /// record is tracked as up to two independent slots.
@@ -195,4 +197,106 @@ impl fmt::Display for Source {
 pub struct Interest {
     pub families: Vec<Family>,
     pub routes: bool,
+}
+
+// ---- records: identity, what the engine needs to know, what survives a restart ----
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SlotKey {
+    pub hostname: String,
+    pub family: Family,
+}
+
+impl fmt::Display for SlotKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.hostname, self.family)
+    }
+}
+
+/// What the engine needs to know about one record and family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotSpec {
+    pub key: SlotKey,
+    /// Which config record it belongs to: slots of one record share a login and a host.
+    pub record: usize,
+    pub interface: String,
+    /// Unix time of the last change to this record's config (file mtimes). A block
+    /// persisted before it is stale. `None`: unknown, blocks are not carried over.
+    pub config_changed_at: Option<u64>,
+    /// Where the address comes from, tried in order.
+    pub sources: Vec<Source>,
+    /// IPv6 only: publish the interface's /64 with this interface identifier.
+    pub suffix: Option<Ipv6Addr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    pub debounce: Duration,
+    pub debounce_max: Duration,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// Sends per slot in any hour before the slot is throttled.
+    pub max_per_hour: u32,
+    /// The safety-net queries of the gateway and web sources (`None`: off): an ISP box
+    /// that reconnects makes no event on our side, and a lost announcement is a missed
+    /// change. The only timers that run while nothing changes.
+    pub gateway_check: Option<Duration>,
+    pub web_check: Option<Duration>,
+    /// Check what the zone's authoritative servers answer after each update, at start,
+    /// reload and reconnect (`verify.enabled`).
+    pub verify: bool,
+    /// A periodic check besides (`verify.interval`; `None`: off).
+    pub verify_interval: Option<Duration>,
+}
+
+/// What the last confirmed update was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub addr: IpAddr,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+/// The last answer, whatever it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastReply {
+    /// A short token: good, nochg, badauth, http-503...
+    pub token: String,
+    /// A human sentence, bounded and sanitised.
+    pub detail: String,
+    pub at: u64,
+}
+
+/// The persisted view of every slot.
+pub type Memory = BTreeMap<SlotKey, SlotMemory>;
+
+/// What survives a restart, per slot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotMemory {
+    pub published: Option<Published>,
+    pub last_reply: Option<LastReply>,
+    /// Unix seconds before which no retry may be sent.
+    pub retry_at: Option<u64>,
+    /// Unix seconds since when the slot is blocked by a fatal answer.
+    pub blocked_since: Option<u64>,
+    /// Unix seconds of the sends of the last hour, oldest first: the hourly budget
+    /// holds across restarts and one-shot runs.
+    pub sends: Vec<u64>,
+    /// The last check of what the zone's authoritative servers answer.
+    pub dns: Option<DnsSeen>,
+}
+
+/// What a DNS check saw, as kept in the state file and shown by `status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsSeen {
+    /// The address the authoritative servers answered (`None`: none, or unknown).
+    pub addr: Option<IpAddr>,
+    /// It is the published address.
+    pub visible: bool,
+    /// Unix seconds.
+    pub at: u64,
+    /// Which server said it, and what (one line).
+    pub server: String,
+    /// From the update to the first authoritative answer that showed it.
+    pub after_ms: Option<u64>,
 }

@@ -47,6 +47,19 @@ impl Error {
     }
 }
 
+/// Why `dynhost setup` stopped, as the application's error (here, not in `setup`: the
+/// lower layer does not know the higher one).
+impl From<crate::setup::Failure> for Error {
+    fn from(f: crate::setup::Failure) -> Error {
+        use crate::setup::Failure;
+        match f {
+            Failure::Usage(m) => Error::Usage(m),
+            Failure::Config(m) => Error::Config(m),
+            Failure::Other(m) => Error::Failed(m),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

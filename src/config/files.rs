@@ -7,7 +7,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::checks::check_password;
-use super::{ConfigError, Loaded, Problem, walk};
 use crate::bounded;
 use crate::secret::Secret;
 
@@ -166,46 +165,6 @@ pub fn permission_warning_path(warning: &str) -> Option<&Path> {
     warning
         .rsplit_once("run: chmod 600 ")
         .map(|(_, p)| Path::new(p))
-}
-
-/// Reads and validates the config file at `path`.
-pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-    let origin = path.display().to_string();
-    let text = bounded::read_text(path, CONFIG_LIMIT).map_err(|e| ConfigError {
-        origin: origin.clone(),
-        problems: vec![Problem {
-            offset: 0,
-            line: 0,
-            column: 0,
-            key: String::new(),
-            message: format!("cannot read the config file: {e}"),
-        }],
-        omitted: 0,
-    })?;
-    // A byte order mark from a Windows editor is not part of the config.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut loaded = parse(text, Some(path))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let inline = loaded
-            .config
-            .records
-            .iter()
-            .any(|r| r.password_file.is_none());
-        if inline && meta.permissions().mode() & 0o077 != 0 {
-            loaded.warnings.push(format!(
-                "{origin} holds a password and is readable by group or others (mode {:04o}); \
-                 run: chmod 600 {origin}",
-                meta.permissions().mode() & 0o7777
-            ));
-        }
-    }
-    Ok(loaded)
-}
-
-/// Parses config text (TOML, or OpenWrt UCI) against the real filesystem. `path`
-/// locates relative paths and names the origin in errors.
-pub fn parse(text: &str, path: Option<&Path>) -> Result<Loaded, ConfigError> {
-    walk::read(text, path, &System::new())
 }
 
 /// Reads a password file: one line, trailing newline removed (and a byte order mark

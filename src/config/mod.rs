@@ -27,13 +27,12 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::engine::{SlotKey, SlotSpec, Timing};
 use crate::model::{Family, Source};
+use crate::model::{SlotKey, SlotSpec, Timing};
 use crate::secret::Secret;
 
 pub use checks::{DEFAULT_URL, check_hostname, check_interface, check_url};
-pub use files::{load, parse};
-pub use walk::read;
+pub use walk::{load, parse, read};
 
 pub const DEFAULT_PATH: &str = "/etc/dynhost/config.toml";
 /// Used instead of `DEFAULT_PATH` when that does not exist and this does (OpenWrt).

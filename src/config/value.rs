@@ -143,7 +143,7 @@ pub(super) fn read(kind: &Kind, v: &DeValue<'_>, base: &Path) -> Result<Value, S
 /// A DNS server as `verify.servers` and `verify.resolver` take it.
 fn host(s: &str) -> Result<String, String> {
     // Interface names of scope ids are resolved when the server is asked.
-    crate::verify::parse_server(s, |_| Some(0))?;
+    crate::server::parse_server(s, |_| Some(0))?;
     Ok(s.to_string())
 }
 

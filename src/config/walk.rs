@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,11 +15,11 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::checks::suggest;
-use super::files::Files;
+use super::files::{CONFIG_LIMIT, Files, System};
 use super::settings::{self, Default, Kind, SETTINGS, Setting, Target, Value};
 use super::{Config, ConfigError, Loaded, Problem, Record, uci, value};
-use crate::duration;
 use crate::model::{Family, Source};
+use crate::{bounded, duration};
 
 type Spanned_<'a> = Spanned<DeValue<'a>>;
 
@@ -94,6 +95,46 @@ pub fn read(text: &str, path: Option<&Path>, files: &dyn Files) -> Result<Loaded
 
 /// The value a setting takes when its key is absent (`Required` and `Absent` ones
 /// have none).
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let origin = path.display().to_string();
+    let text = bounded::read_text(path, CONFIG_LIMIT).map_err(|e| ConfigError {
+        origin: origin.clone(),
+        problems: vec![Problem {
+            offset: 0,
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: format!("cannot read the config file: {e}"),
+        }],
+        omitted: 0,
+    })?;
+    // A byte order mark from a Windows editor is not part of the config.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut loaded = parse(text, Some(path))?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let inline = loaded
+            .config
+            .records
+            .iter()
+            .any(|r| r.password_file.is_none());
+        if inline && meta.permissions().mode() & 0o077 != 0 {
+            loaded.warnings.push(format!(
+                "{origin} holds a password and is readable by group or others (mode {:04o}); \
+                 run: chmod 600 {origin}",
+                meta.permissions().mode() & 0o7777
+            ));
+        }
+    }
+    Ok(loaded)
+}
+
+/// Parses config text (TOML, or OpenWrt UCI) against the real filesystem. `path`
+/// locates relative paths and names the origin in errors.
+pub fn parse(text: &str, path: Option<&Path>) -> Result<Loaded, ConfigError> {
+    read(text, path, &System::new())
+}
+
 fn default_text(s: &Setting, uci: bool) -> Option<&'static str> {
     match (s.default, s.uci_default) {
         (_, Some(u)) if uci => Some(u),

@@ -198,7 +198,7 @@ impl Engine {
                 s.checking = None;
                 let published = s.published.as_ref().map(|p| (p.addr, p.at));
                 warn!(record = %key, dns = %checked.server, published = ?published.map(|p| p.0),
-                      published_at = %published.map_or_else(String::new, |p| crate::state::rfc3339(p.1)),
+                      published_at = %published.map_or_else(String::new, |p| crate::date::rfc3339(p.1)),
                       "the record was changed elsewhere (DNS answers another thing than we \
                        published); publishing it again");
                 s.drifted = true;

@@ -172,7 +172,7 @@ impl fmt::Display for ApiError {
                 server_at_sync,
                 server_now,
             } => {
-                let t = |s: i64| crate::state::rfc3339(clamp(s));
+                let t = |s: i64| crate::date::rfc3339(clamp(s));
                 write!(
                     f,
                     "OVH refused the request's timestamp (\"Query out of time\"): this \

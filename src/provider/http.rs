@@ -113,7 +113,7 @@ fn transport_error(e: &reqwest::Error, timeout: Duration) -> Outcome {
         return Outcome::Transport(Transport::ClockWrong(format!(
             "{why} (the system time is {}); set the clock (NTP), dynhost retries as soon as \
              it is set",
-            crate::state::rfc3339(crate::state::wall_now())
+            crate::date::rfc3339(crate::date::wall_now())
         )));
     }
     if e.is_connect() {

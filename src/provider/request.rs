@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use reqwest::Url;
 
 use crate::config::Config;
-use crate::engine::SlotKey;
+use crate::model::SlotKey;
 use crate::secret::Secret;
 
 pub const USER_AGENT: &str = concat!("dynhost/", env!("CARGO_PKG_VERSION"));

@@ -15,17 +15,6 @@ pub enum Failure {
     Other(String),
 }
 
-impl From<Failure> for crate::app::Error {
-    fn from(f: Failure) -> crate::app::Error {
-        use crate::app::Error;
-        match f {
-            Failure::Usage(m) => Error::Usage(m),
-            Failure::Config(m) => Error::Config(m),
-            Failure::Other(m) => Error::Failed(m),
-        }
-    }
-}
-
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use super::StateMap;
-use crate::engine::{DnsSeen, LastReply, Published, SlotKey, SlotMemory};
 use crate::model::Family;
+use crate::model::{DnsSeen, LastReply, Published, SlotKey, SlotMemory};
 
 const MAGIC: &str = "dynhost-state 1";
 

@@ -1,0 +1,72 @@
+//! Exit codes, in one table: `app` maps errors through it and `--help` (`cli`) prints it.
+//! Ground floor: both use it, neither owns it.
+
+use std::fmt::Write as _;
+
+/// How a command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Success,
+    /// Something could not be done (for `update`: a record could not be published).
+    Failure,
+    /// The command line was wrong (clap exits with it).
+    Usage,
+    /// `update`: no enabled record follows that interface or family; nothing to do.
+    NotFollowed,
+    /// The configuration is invalid (sysexits' EX_CONFIG).
+    Config,
+}
+
+/// Every exit code with its meaning, in order.
+pub const TABLE: &[(Exit, u8, &str)] = &[
+    (Exit::Success, 0, "success"),
+    (
+        Exit::Failure,
+        1,
+        "failure (e.g. a record could not be published)",
+    ),
+    (Exit::Usage, 2, "usage error"),
+    (
+        Exit::NotFollowed,
+        3,
+        "no enabled record follows the interface (or family) given to update",
+    ),
+    (Exit::Config, 78, "configuration error"),
+];
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        TABLE
+            .iter()
+            .find(|(e, _, _)| *e == self)
+            .map_or(1, |(_, c, _)| *c)
+    }
+}
+
+/// The exit codes as `--help` shows them.
+pub fn help() -> String {
+    let mut out = String::from("Exit codes:");
+    for (i, (_, code, meaning)) in TABLE.iter().enumerate() {
+        let sep = if i == 0 { " " } else { ", " };
+        let _ = write!(out, "{sep}{code} {meaning}");
+    }
+    out.push('.');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_and_documented() {
+        let mut seen = std::collections::HashSet::new();
+        for (e, code, meaning) in TABLE {
+            assert!(seen.insert(*code), "{code} twice");
+            assert_eq!(e.code(), *code);
+            assert!(help().contains(&format!("{code} {meaning}")));
+        }
+        assert_eq!(Exit::Config.code(), 78);
+        assert_eq!(Exit::NotFollowed.code(), 3);
+    }
+}

@@ -48,6 +48,7 @@ pub mod logging;
 pub mod model;
 pub mod netlink;
 pub mod notify;
+pub mod once;
 pub mod ovh;
 pub mod policy;
 pub mod provider;

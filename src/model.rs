@@ -284,6 +284,16 @@ pub struct SlotMemory {
     pub sends: Vec<u64>,
     /// The last check of what the zone's authoritative servers answer.
     pub dns: Option<DnsSeen>,
+    /// A newer address held back by the hourly budget, and when it goes.
+    pub pending: Option<Pending>,
+}
+
+/// An address that waits for the hourly budget (the throttle): shown by `status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub addr: IpAddr,
+    /// Unix seconds at which it may be sent.
+    pub at: u64,
 }
 
 /// What a DNS check saw, as kept in the state file and shown by `status`.

@@ -11,8 +11,8 @@ use dynhost::config::{self, uci};
 use dynhost::control;
 use dynhost::duration;
 use dynhost::engine::{
-    DnsSeen, Engine, LastReply, Mode, Published, SlotKey, SlotMemory, SlotReport, SlotResult,
-    SlotSpec, Timing,
+    DnsSeen, Engine, LastReply, Mode, Pending, Published, SlotKey, SlotMemory, SlotReport,
+    SlotResult, SlotSpec, Timing,
 };
 use dynhost::model::Family;
 use dynhost::netlink::wire;
@@ -192,6 +192,8 @@ proptest! {
                 retry_at: retry.map(u64::from),
                 blocked_since: blocked.map(u64::from),
                 sends,
+                // A throttled address: any address and time round-trip like `published`.
+                pending: published.map(|(a, at)| Pending { addr: IpAddr::from(a), at: u64::from(at) + 1 }),
                 dns: dns.map(|(addr, visible, at, server, after)| DnsSeen {
                     addr: addr.map(IpAddr::from),
                     visible,

@@ -6,7 +6,7 @@ use super::{Error, Exit, Result};
 use crate::config::Config;
 use serde_json::{Value, json};
 
-use crate::engine::{DnsSeen, LastReply, Published, SlotKey};
+use crate::engine::{DnsSeen, LastReply, Pending, Published, SlotKey};
 use crate::model::Family;
 use crate::state::{self, StateMap, Store, rfc3339};
 
@@ -33,6 +33,8 @@ pub struct Row {
     pub last_reply: Option<LastReply>,
     pub retry_at: Option<u64>,
     pub blocked_since: Option<u64>,
+    /// A newer address waiting for the hourly budget (the throttle).
+    pub pending: Option<Pending>,
     pub dns: Option<DnsSeen>,
 }
 
@@ -44,11 +46,18 @@ impl Row {
             format!("blocked since {}", rfc3339(t))
         } else if let Some(t) = self.retry_at.filter(|t| *t > now) {
             format!("retry at {}", rfc3339(t))
+        } else if let Some(p) = self.pending(now) {
+            format!("throttled: {} waits until {}", p.addr, rfc3339(p.at))
         } else if self.published.is_some() {
             "ok".into()
         } else {
             "never published".into()
         }
+    }
+
+    /// A newer address still held back by the hourly budget at `now`.
+    fn pending(&self, now: u64) -> Option<&Pending> {
+        self.pending.as_ref().filter(|p| p.at > now)
     }
 
     /// The last DNS check, in a few words.
@@ -88,6 +97,7 @@ pub fn rows(config: &Config, state: &StateMap) -> Vec<Row> {
                 last_reply: m.last_reply,
                 retry_at: m.retry_at,
                 blocked_since: m.blocked_since,
+                pending: m.pending,
                 dns: m.dns,
             });
         }
@@ -174,6 +184,9 @@ pub fn json(rows: &[Row], now: u64) -> String {
                 "last_reply": last_reply,
                 "blocked": r.blocked_since.is_some() && r.enabled,
                 "retry_at": r.retry_at.filter(|t| *t > now).map(rfc3339),
+                "pending": r.pending(now).map(
+                    |p| json!({"address": p.addr.to_string(), "at": rfc3339(p.at), "at_unix": p.at}),
+                ),
                 "state": r.state(now),
                 "dns": dns,
             })
@@ -218,6 +231,7 @@ mod tests {
                 }),
                 retry_at: None,
                 blocked_since: None,
+                pending: None,
                 sends: vec![],
                 dns: Some(DnsSeen {
                     addr: Some("203.0.113.5".parse().unwrap()),

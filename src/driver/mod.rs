@@ -123,7 +123,7 @@ type Pending<T> = Pin<Box<dyn Future<Output = T>>>;
 struct Io {
     dumping: Option<Pending<Result<Snapshot, String>>>,
     sending: FuturesUnordered<Pending<(SlotKey, IpAddr, Outcome)>>,
-    finding: FuturesUnordered<Pending<(Query, Result<Found, String>)>>,
+    finding: FuturesUnordered<Pending<(u64, Result<Found, String>)>>,
     checking: FuturesUnordered<Pending<(SlotKey, IpAddr, Purpose, Checked)>>,
 }
 
@@ -131,7 +131,7 @@ struct Io {
 enum Done {
     Dump(Result<Snapshot, String>),
     Sent(SlotKey, IpAddr, Outcome),
-    Found(Query, Result<Found, String>),
+    Found(u64, Result<Found, String>),
     Checked(SlotKey, IpAddr, Purpose, Checked),
 }
 
@@ -169,8 +169,8 @@ impl Io {
             Some((key, addr, outcome)) = self.sending.next(), if !self.sending.is_empty() => {
                 Done::Sent(key, addr, outcome)
             }
-            Some((q, found)) = self.finding.next(), if !self.finding.is_empty() => {
-                Done::Found(q, found)
+            Some((ticket, found)) = self.finding.next(), if !self.finding.is_empty() => {
+                Done::Found(ticket, found)
             }
             Some((k, a, p, c)) = self.checking.next(), if !self.checking.is_empty() => {
                 Done::Checked(k, a, p, c)
@@ -203,9 +203,10 @@ impl<K: Kernel, P: Publish, O: Outside> Edges<K, P, O> {
                 let routes = engine.interest().routes;
                 io.dumping = Some(Box::pin(self.kernel.dump(routes)));
             }
-            Action::Query(q) => {
-                let fut = self.outside.find(&q);
-                io.finding.push(Box::pin(async move { (q, fut.await) }));
+            Action::Query { ticket, query } => {
+                let fut = self.outside.find(&query);
+                io.finding
+                    .push(Box::pin(async move { (ticket, fut.await) }));
             }
             Action::Verify {
                 key,
@@ -246,7 +247,7 @@ impl<K: Kernel, P: Publish, O: Outside> Edges<K, P, O> {
             Done::Sent(key, addr, outcome) => {
                 engine.handle_outcome(now(), state::wall_now(), &key, addr, outcome);
             }
-            Done::Found(q, found) => engine.handle_found(now(), &q, found),
+            Done::Found(ticket, found) => engine.handle_found(now(), ticket, found),
             Done::Checked(key, expected, purpose, checked) => {
                 engine.handle_checked(now(), state::wall_now(), &key, expected, purpose, checked);
             }

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use super::slot::Phase;
 use super::tickets::Ticket;
 use super::{DumpPhase, Engine, Mode, RequestError};
 use crate::model::{NetEvent, Snapshot};
@@ -33,7 +32,7 @@ impl Engine {
                     let iface = name.as_ref().or_else(|| self.links.get(&index));
                     if let Some(iface) = iface.cloned() {
                         for s in self.slots.iter_mut().filter(|s| s.spec.interface == iface) {
-                            s.bounced = true;
+                            s.dns.bounce();
                         }
                     }
                 }
@@ -94,7 +93,7 @@ impl Engine {
         for &i in &slots {
             self.slots[i].active = true;
             if req.force {
-                self.slots[i].force();
+                self.slots[i].publish.force();
             }
         }
         if let Some(id) = ticket {
@@ -113,7 +112,9 @@ impl Engine {
             (Mode::OneShot, None) => self.want_dump(),
             (Mode::OneShot, Some(addr)) => {
                 for i in slots {
-                    self.slots[i].selection = Some(Selection::Addr(addr));
+                    let s = &mut self.slots[i];
+                    s.origin
+                        .settle(&s.spec.key, &s.spec.interface, Selection::Addr(addr));
                     self.evaluate(i, now);
                 }
                 self.finish_tickets(now);
@@ -149,19 +150,7 @@ impl Engine {
             let now_seen = snapshot
                 .link_named(&s.spec.interface)
                 .map(|l| (l.index, l.up));
-            if let (Some(before), Some((_, true))) = (s.link_seen, now_seen)
-                && (!before.1 || Some(before) != now_seen || s.bounced)
-            {
-                s.drift_due = true;
-            }
-            if matches!(now_seen, Some((_, true))) {
-                s.bounced = false;
-            }
-            if now_seen.is_none() {
-                s.link_seen = Some((0, false));
-            } else {
-                s.link_seen = now_seen;
-            }
+            s.dns.link(now_seen);
             self.choose(i, now, 0);
         }
         self.finish_tickets(now);
@@ -181,10 +170,7 @@ impl Engine {
         self.clock = (now, wall);
         let mut retried = 0;
         for i in 0..self.slots.len() {
-            let s = &mut self.slots[i];
-            if s.clock_wrong && matches!(s.phase, Phase::Waiting { .. }) {
-                s.phase = Phase::Idle;
-                s.clock_wrong = false;
+            if self.slots[i].publish.clock_set() {
                 retried += 1;
                 self.evaluate(i, now);
             }
@@ -209,17 +195,13 @@ impl Engine {
             self.want_dump();
         }
         self.due_checks(now);
-        // A safety-net check of a source outside the kernel: a fresh dump asks them.
-        let due = self.checks.len();
-        self.checks.retain(|_, t| *t > now);
-        if self.checks.len() < due {
+        // A source outside the kernel is asked again (a retry after a failure, or the
+        // safety net): a fresh dump asks them.
+        if self.queries.due(now) {
             self.want_dump();
         }
         for i in 0..self.slots.len() {
-            if let Phase::Waiting { until, .. } | Phase::Throttled { until } = self.slots[i].phase
-                && until <= now
-            {
-                self.slots[i].phase = Phase::Idle;
+            if self.slots[i].publish.expire(now) {
                 self.evaluate(i, now);
             }
         }

@@ -5,18 +5,26 @@
 //! The engine never reads a clock, never sleeps and never touches a socket or a file,
 //! so every scenario can be replayed with made-up instants.
 //!
-//! Here: the [`Engine`], its construction and reconfiguration, and what the driver reads
-//! from it (actions, the next timeout, the memory, reports). The other files follow the
-//! data path: `inputs` (every `handle_*`: hints, requests, the dump's snapshot),
-//! [`debounce`] (hints become one deadline), `crate::policy` (which address), `decide`
-//! (send, wait or throttle), `outcome` (the provider's answer), `slot` (what a slot
-//! remembers and reports), `tickets` (requests that wait for their round), [`backoff`].
+//! Each slot (a record and a family) is three parts with private state, their own
+//! methods taking `now`, their own deadline and tests, as quinn-proto's `mtud.rs`:
+//! [`origin`](origin::Origin) (where the address comes from), [`publish`]
+//! (what was published and what is owed to the provider: retry, budget, block) and
+//! [`dns`] (what DNS says: the checks after an update, drift). Across slots:
+//! `queries` (the questions to outside sources, their tickets and retries),
+//! [`debounce`], [`backoff`], `tickets` (requests waiting for their round). Only the
+//! engine's top level loops over slots and turns the parts' answers into actions:
+//! here (construction, outputs), `inputs` (hints, requests, snapshots, timers),
+//! `sources` (choosing and asking), `decide`, `outcome` and `verify` (the answers).
 
 mod backoff;
 mod debounce;
 pub(crate) mod decide;
+mod dns;
 mod inputs;
+mod origin;
 pub(crate) mod outcome;
+pub(crate) mod publish;
+mod queries;
 mod slot;
 mod sources;
 mod tickets;
@@ -30,10 +38,12 @@ use tracing::{info, warn};
 
 pub use backoff::Backoff;
 pub use debounce::Debouncer;
+pub use publish::MAX_UNRECOGNISED;
 pub use types::*;
 
 use crate::model::{Family, Interest, Snapshot, Source};
-use slot::{Phase, Slot};
+use queries::Queries;
+use slot::Slot;
 use tickets::Ticket;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -48,31 +58,41 @@ enum DumpPhase {
 /// # How to drive it
 ///
 /// Create it with [`Engine::new`] (the config's slots, what the state file remembers,
-/// the current instant and Unix time). Then loop:
+/// the current instant and Unix time, a jitter seed). Then loop:
 ///
 /// 1. Take every [`Action`] from [`Engine::poll_action`] until it returns `None`, and
-///    carry each out:
-///    - [`Action::Dump`]: read all links and addresses, then call
-///      [`Engine::handle_snapshot`] (or [`Engine::handle_dump_failed`]). At most one
-///      dump is asked for at a time.
+///    carry each out; each names the input that brings its result back:
+///    - [`Action::Dump`]: read all links and addresses (and default routes when
+///      [`Engine::interest`] asks), then call [`Engine::handle_snapshot`], or
+///      [`Engine::handle_dump_failed`]. At most one dump is asked for at a time.
+///    - [`Action::Query`]: ask that source outside the kernel (gateway, web echo),
+///      then call [`Engine::handle_found`] with the same ticket. Answers under a
+///      ticket no longer current (a reload since, a newer ask) are dropped.
 ///    - [`Action::Send`]: send that update, then call [`Engine::handle_outcome`] with
 ///      the same key and address. Sends for different slots may overlap.
+///    - [`Action::Verify`]: ask the zone's authoritative servers, then call
+///      [`Engine::handle_checked`] with the same key, address and purpose.
 ///    - [`Action::Persist`]: write [`Engine::memory`] to the state file.
 ///    - [`Action::Report`]: answer the request that carried that ticket.
 /// 2. Sleep until [`Engine::poll_timeout`] (if `Some`) or until an input arrives. When
 ///    the deadline passes, call [`Engine::handle_timeout`]. `None` means that nothing is
-///    pending: no timer runs while nothing changes.
-/// 3. Feed inputs as they come: netlink hints to [`Engine::handle_net`], requests from
-///    hooks and the command line to [`Engine::handle_request`], a new config to
-///    [`Engine::reconfigure`]. Every `handle_*` takes the current instant; the engine
-///    never reads a clock.
+///    pending: no timer runs while nothing changes. The deadline is the earliest of
+///    the parts' deadlines (each slot's retry, throttle and DNS check; the debounce,
+///    the dump's retry, the sources' retries and safety nets).
+/// 3. Feed inputs as they come: netlink events to [`Engine::handle_net`]; requests
+///    from hooks and the command line to [`Engine::handle_request`]; a gateway's
+///    announcement (NAT-PMP, PCP) to [`Engine::handle_announcement`] (listen on
+///    [`Engine::announcement_links`]); the system clock being set to
+///    [`Engine::handle_clock_set`]; a new config to [`Engine::reconfigure`]. Every
+///    input takes the current instant; the engine never reads a clock.
 ///
-/// After any `handle_*` call, go back to step 1: inputs queue actions. In
-/// [`Mode::OneShot`], the round is over when `poll_action` returns `None` and
-/// [`Engine::busy`] is false; [`Engine::report`] then says where each slot stands.
+/// After any input, go back to step 1: inputs queue actions. In [`Mode::OneShot`], the
+/// round is over when `poll_action` returns `None` and [`Engine::busy`] is false;
+/// [`Engine::report`] then says where each slot stands.
 ///
 /// The engine logs its operator messages (an update published, retried or refused,
-/// nothing publishable) through `tracing`, once per change of situation.
+/// nothing publishable, a failing source) through `tracing`, once per change of
+/// situation ([`crate::once::Said`]).
 pub struct Engine {
     mode: Mode,
     timing: Timing,
@@ -95,10 +115,8 @@ pub struct Engine {
     clock: (Instant, u64),
     /// The last snapshot: the gateway of an interface, for sources tried in turn.
     snapshot: Option<Snapshot>,
-    /// Questions to sources outside the kernel, by question.
-    queries: HashMap<Query, sources::QueryState>,
-    /// When each outside source is asked again without an event (the safety net).
-    checks: HashMap<Source, Instant>,
+    /// Questions to sources outside the kernel.
+    queries: Queries,
 }
 
 impl Engine {
@@ -130,12 +148,11 @@ impl Engine {
             persist_pending: false,
             clock: (now, wall),
             snapshot: None,
-            queries: HashMap::new(),
-            checks: HashMap::new(),
+            queries: Queries::default(),
         };
         e.slots = specs
             .into_iter()
-            .map(|spec| e.restore(spec, memory, now, wall))
+            .map(|spec| Slot::restore(mode, &timing, spec, memory, now, wall))
             .collect();
         e.rebuild_watched();
         match mode {
@@ -176,21 +193,21 @@ impl Engine {
             .into_iter()
             .map(|spec| match old.remove(&spec.key) {
                 Some(mut s) => {
-                    if matches!(s.phase, Phase::Blocked { .. }) {
+                    if s.publish.unblock() {
                         info!(record = %s.spec.key, "config reloaded: the record is unblocked");
-                        s.phase = Phase::Idle;
-                        s.attempts = 0;
                     }
-                    if s.spec.interface != spec.interface {
-                        s.selection = None;
-                        s.reported = None;
+                    if s.spec.interface != spec.interface || s.spec.sources != spec.sources {
+                        s.origin.forget();
                     }
+                    // A question asked under the old config is not awaited any more.
+                    s.origin.stop_waiting();
                     s.spec = spec;
                     s
                 }
-                None => self.restore(spec, memory, now, wall),
+                None => Slot::restore(self.mode, &timing, spec, memory, now, wall),
             })
             .collect();
+        self.queries.reset();
         self.debounce = Debouncer::new(timing.debounce, timing.debounce_max);
         self.backoff = self
             .backoff
@@ -198,7 +215,7 @@ impl Engine {
         self.rebuild_watched();
         for s in &mut self.slots {
             // A reloaded config: check once more that DNS shows what we published.
-            s.drift_due = true;
+            s.dns.want_drift_check();
         }
         self.want_dump();
         self.mark_persist();
@@ -235,15 +252,11 @@ impl Engine {
     /// The next instant at which `handle_timeout` has work; `None` means sleep until an
     /// input arrives (no wake-ups while nothing changes).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let waits = self.slots.iter().filter_map(|s| match s.phase {
-            Phase::Waiting { until, .. } | Phase::Throttled { until } => Some(until),
-            _ => None,
-        });
-        waits
+        let slots = self.slots.iter().filter_map(Slot::deadline);
+        slots
             .chain(self.debounce.deadline())
             .chain(self.dump_retry_at)
-            .chain(self.checks.values().copied())
-            .chain(self.check_deadlines())
+            .chain(self.queries.deadline())
             .min()
     }
 
@@ -252,22 +265,7 @@ impl Engine {
         self.slots
             .iter()
             .filter(|s| s.active || s.corrected)
-            .map(|s| {
-                let (retry_at, blocked_since) = match s.phase {
-                    Phase::Waiting { wall_until, .. } => (Some(wall_until), None),
-                    Phase::Blocked { since } => (None, Some(since)),
-                    _ => (None, None),
-                };
-                let m = SlotMemory {
-                    dns: s.dns.clone(),
-                    published: s.published.clone(),
-                    last_reply: s.last_reply.clone(),
-                    retry_at,
-                    blocked_since,
-                    sends: s.sends.iter().map(|&(_, wall)| wall).collect(),
-                };
-                (s.spec.key.clone(), m)
-            })
+            .map(|s| (s.spec.key.clone(), s.memory()))
             .collect()
     }
 
@@ -284,11 +282,8 @@ impl Engine {
     /// this is false and no action is left.
     pub fn busy(&self) -> bool {
         self.dump != DumpPhase::Idle
-            || self.querying()
-            || self
-                .slots
-                .iter()
-                .any(|s| matches!(s.phase, Phase::InFlight(_)))
+            || self.queries.running()
+            || self.slots.iter().any(|s| s.publish.in_flight())
     }
 
     /// The address families some slot publishes, in order: what netlink must watch.

@@ -1,27 +1,20 @@
 //! Where a slot's address comes from: the interface (the snapshot), or a source outside
 //! the kernel (the gateway, web echo services) asked through `Action::Query`. Sources
 //! are tried in the record's order; a failure falls through to the next, and only when
-//! all fail is the slot unavailable, said once.
+//! all fail is the slot unavailable, said once. A failed source is asked again with
+//! backoff (`queries`), and at once on the next event.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tracing::{debug, info, warn};
+use tracing::debug;
 
 use super::Engine;
 use super::Mode;
-use super::slot::report_availability;
-use super::types::{Found, Query};
+use super::queries::Taken;
+use super::types::{Action, Found, Query};
 use crate::model::{Family, Snapshot, Source};
 use crate::policy::{self, Selection, Unavailable};
-
-/// A query's course: at most one runs per question; one asked while it runs is asked
-/// again when it ends (its answer may predate what prompted the second).
-#[derive(Debug, Default)]
-pub(super) struct QueryState {
-    running: bool,
-    again: bool,
-}
 
 impl Engine {
     /// Chooses slot `i`'s address from its sources, starting at `from`: the snapshot
@@ -34,13 +27,10 @@ impl Engine {
         for (at, source) in sources.iter().enumerate().skip(from) {
             let last = at + 1 == sources.len();
             let s = &mut self.slots[i];
-            if at == 0 {
-                s.source_errors.clear();
-            }
-            s.source_at = at;
+            s.origin.try_source(at);
             match source {
                 Source::Interface => {
-                    let published = s.published.as_ref().map(|p| p.addr);
+                    let published = s.publish.published_addr();
                     let spec = &s.spec;
                     let sel = policy::select_with(
                         &snapshot,
@@ -51,8 +41,8 @@ impl Engine {
                     );
                     match sel {
                         Selection::Unavailable(u) if !last => {
-                            s.source_errors
-                                .push(format!("interface {}: {u}", s.spec.interface));
+                            let why = format!("interface {}: {u}", s.spec.interface);
+                            s.origin.failed(why);
                             continue;
                         }
                         sel => {
@@ -63,15 +53,15 @@ impl Engine {
                 }
                 Source::Gateway | Source::Web => match query_for(&snapshot, &s.spec, *source) {
                     Ok(q) => {
-                        s.waiting = Some(q.clone());
+                        s.origin.wait_for(q.clone());
                         self.ask(q);
                         return;
                     }
-                    Err(why) => s.source_errors.push(why),
+                    Err(why) => s.origin.failed(why),
                 },
             }
         }
-        let reasons = std::mem::take(&mut self.slots[i].source_errors);
+        let reasons = self.slots[i].origin.take_errors();
         self.settle(
             i,
             now,
@@ -79,32 +69,47 @@ impl Engine {
         );
     }
 
-    /// A source answered (or failed) the question `q`.
-    pub fn handle_found(&mut self, now: Instant, q: &Query, found: Result<Found, String>) {
-        let state = self.queries.entry(q.clone()).or_default();
-        state.running = false;
-        if std::mem::take(&mut state.again) {
-            // Something changed while it ran: its answer may be stale.
-            self.ask(q.clone());
-            return;
-        }
-        let interval = match q.source() {
-            Source::Gateway => self.timing.gateway_check,
-            Source::Web => self.timing.web_check,
-            Source::Interface => None,
+    /// A source answered (or failed) the question asked under `ticket`. An answer to
+    /// an ask that is no longer current (the config was reloaded since, or the
+    /// question was asked again) is dropped.
+    pub fn handle_found(&mut self, now: Instant, ticket: u64, found: Result<Found, String>) {
+        let q = match self.queries.take(ticket) {
+            Taken::Stale => {
+                debug!(ticket, "an answer to a question no longer asked; dropped");
+                return;
+            }
+            Taken::Again(ticket, q) => {
+                // Something changed while it ran: its answer may be stale.
+                self.actions.push_back(Action::Query { ticket, query: q });
+                return;
+            }
+            Taken::Fresh(q) => q,
         };
-        if let (Mode::Daemon, Some(every)) = (self.mode, interval) {
-            self.checks.insert(q.source(), now + every);
-        }
+        let every = match (self.mode, q.source()) {
+            (Mode::Daemon, Source::Gateway) => self.timing.gateway_check,
+            (Mode::Daemon, Source::Web) => self.timing.web_check,
+            _ => None,
+        };
         match &found {
-            Ok(f) => debug!(query = %q, addr = %f.addr, via = %f.via, "source answered"),
+            Ok(f) => {
+                debug!(query = %q, addr = %f.addr, via = %f.via, "source answered");
+                if self.mode == Mode::Daemon {
+                    self.queries.succeeded(now, &q, every);
+                }
+            }
+            Err(e) if self.mode == Mode::Daemon => {
+                let backoff = &mut self.backoff;
+                let wait = self
+                    .queries
+                    .failed(now, &q, every, |n| backoff.delay(n, Duration::ZERO));
+                debug!(query = %q, error = %e, retry_in = ?wait, "source failed");
+            }
             Err(e) => debug!(query = %q, error = %e, "source failed"),
         }
         for i in 0..self.slots.len() {
-            if self.slots[i].waiting.as_ref() != Some(q) {
+            if !self.slots[i].origin.answered(&q) {
                 continue;
             }
-            self.slots[i].waiting = None;
             let family = self.slots[i].spec.key.family;
             let result = found.clone().and_then(|f| {
                 if Family::of(&f.addr) == family {
@@ -116,31 +121,18 @@ impl Engine {
                     ))
                 }
             });
+            let s = &mut self.slots[i];
             match result {
                 Ok(f) => {
-                    let s = &mut self.slots[i];
-                    if s.source_at == 0 {
-                        s.fell_through = None;
-                    }
-                    if s.via.as_ref() != Some(&(f.addr, f.via.clone())) {
-                        info!(record = %s.spec.key, addr = %f.addr, via = %f.via,
-                              "{} reports our public address", describe(q));
-                        s.via = Some((f.addr, f.via));
-                    }
+                    s.origin.found(&s.spec.key, &q, f.addr, f.via);
                     self.settle(i, now, Selection::Addr(f.addr));
                 }
                 Err(e) => {
-                    let s = &mut self.slots[i];
-                    let what = format!("{}: {e}", describe(q));
-                    let next = s.source_at + 1;
-                    if let Some(then) = s.spec.sources.get(next)
-                        && s.fell_through.as_ref() != Some(&what)
-                    {
-                        // Said once while it stays so, not at every round.
-                        warn!(record = %s.spec.key, "{what}; trying the next source ({then})");
-                        s.fell_through = Some(what.clone());
-                    }
-                    s.source_errors.push(what);
+                    let what = format!("{q}: {e}");
+                    let next = s.origin.at() + 1;
+                    let then = s.spec.sources.get(next).map(|t| t.to_string());
+                    s.origin.source_failed(&s.spec.key, &what, then);
+                    s.origin.failed(what);
                     self.choose(i, now, next);
                 }
             }
@@ -184,27 +176,18 @@ impl Engine {
         links
     }
 
-    /// Whether a question is under way for any of the slots in `keys`.
-    pub(super) fn querying(&self) -> bool {
-        self.queries.values().any(|q| q.running)
-    }
-
     /// Asks `q`, unless it is already being asked (then once more when that ends).
     fn ask(&mut self, q: Query) {
-        let state = self.queries.entry(q.clone()).or_default();
-        if state.running {
-            state.again = true;
-        } else {
-            state.running = true;
-            self.actions.push_back(super::Action::Query(q));
+        if let Some(ticket) = self.queries.ask(&q) {
+            self.actions.push_back(Action::Query { ticket, query: q });
         }
     }
 
-    /// Slot `i` has its selection: say once if it is unavailable, then decide.
+    /// Slot `i` has its selection: said once if it is unavailable; then decide, and
+    /// check DNS if that is due.
     fn settle(&mut self, i: usize, now: Instant, sel: Selection) {
         let s = &mut self.slots[i];
-        report_availability(s, &sel);
-        s.selection = Some(sel);
+        s.origin.settle(&s.spec.key, &s.spec.interface, sel);
         self.evaluate(i, now);
         self.maybe_drift_check(i, now);
     }
@@ -244,8 +227,4 @@ fn query_for(snap: &Snapshot, spec: &super::SlotSpec, source: Source) -> Result<
         }
         Source::Interface => unreachable!("the interface is read from the snapshot"),
     }
-}
-
-fn describe(q: &Query) -> String {
-    q.to_string()
 }

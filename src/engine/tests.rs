@@ -567,7 +567,7 @@ fn only_a_private_address_sends_nothing_and_keeps_the_record() {
     );
     assert!(!r.is_failure());
     // Reported once: the same situation again is not news.
-    assert!(sim.e.slots[0].reported.is_some());
+    assert!(sim.e.slots[0].origin.said_unavailable());
     sim.net(NetEvent::Addr {
         index: 5,
         family: Some(Family::V4),
@@ -1309,12 +1309,12 @@ fn answers_that_never_make_sense_are_retried_a_bounded_number_of_times() {
     let mut attempts = 0;
     while !sends.is_empty() {
         attempts += 1;
-        assert!(attempts <= outcome::MAX_UNRECOGNISED, "retried without end");
+        assert!(attempts <= publish::MAX_UNRECOGNISED, "retried without end");
         sim.outcome(&v4(), "203.0.113.5", html());
         sim.advance(timing().retry_max);
         sends = sim.sends();
     }
-    assert_eq!(attempts, outcome::MAX_UNRECOGNISED);
+    assert_eq!(attempts, publish::MAX_UNRECOGNISED);
     assert!(matches!(
         sim.e.report(sim.now)[0].result,
         SlotResult::Blocked { .. }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::Engine;
-use super::slot::{Phase, Slot};
+use super::slot::Slot;
 use super::types::{Action, SlotKey};
 
 #[derive(Debug)]
@@ -29,10 +29,7 @@ impl Engine {
                 .iter()
                 .filter(|s| t.slots.contains(&s.spec.key))
                 .collect();
-            let settled = self.dumps_applied > t.after_dump
-                && slots.iter().all(|s| {
-                    !s.queued && s.waiting.is_none() && !matches!(s.phase, Phase::InFlight(_))
-                });
+            let settled = self.dumps_applied > t.after_dump && slots.iter().all(|s| !s.busy());
             if settled {
                 let results = slots.iter().map(|s| s.report(now)).collect();
                 let t = self.tickets.remove(i);
@@ -49,7 +46,7 @@ impl Engine {
                             .iter()
                             .any(|o| o.forced && o.slots.contains(&s.spec.key));
                         if !wanted {
-                            s.force = false;
+                            s.publish.drop_force();
                         }
                     }
                 }

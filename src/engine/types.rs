@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 pub use crate::model::{
-    DnsSeen, LastReply, Memory, Published, SlotKey, SlotMemory, SlotSpec, Timing,
+    DnsSeen, LastReply, Memory, Pending, Published, SlotKey, SlotMemory, SlotSpec, Timing,
 };
 use crate::model::{Family, Source};
 
@@ -48,8 +48,9 @@ pub enum Action {
         ticket: u64,
         results: Vec<SlotReport>,
     },
-    /// Ask a source outside the kernel, then call `handle_found` with the same query.
-    Query(Query),
+    /// Ask a source outside the kernel, then call `handle_found` with the same ticket:
+    /// an answer under a ticket no longer current (a reload, a newer ask) is dropped.
+    Query { ticket: u64, query: Query },
     /// Ask the zone's authoritative servers what they answer for the slot, then call
     /// `handle_checked` with the same key, address and purpose.
     Verify {

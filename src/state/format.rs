@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use super::StateMap;
 use crate::model::Family;
-use crate::model::{DnsSeen, LastReply, Published, SlotKey, SlotMemory};
+use crate::model::{DnsSeen, LastReply, Pending, Published, SlotKey, SlotMemory};
 
 const MAGIC: &str = "dynhost-state 1";
 
@@ -32,6 +32,9 @@ pub fn render(map: &StateMap) -> String {
         }
         if let Some(t) = m.retry_at {
             let _ = write!(out, " retry_at={t}");
+        }
+        if let Some(p) = &m.pending {
+            let _ = write!(out, " pending={}@{}", p.addr, p.at);
         }
         if let Some(t) = m.blocked_since {
             let _ = write!(out, " blocked_since={t}");
@@ -128,6 +131,11 @@ fn parse_entry(line: &str) -> Result<(SlotKey, SlotMemory), String> {
             }
             "detail" => detail = Some(decode(v)?),
             "retry_at" => m.retry_at = Some(num(v)?),
+            "pending" => {
+                let (a, at) = stamped(v)?;
+                let addr: IpAddr = a.parse().map_err(|_| format!("bad address {a:?}"))?;
+                m.pending = Some(Pending { addr, at });
+            }
             "blocked_since" => m.blocked_since = Some(num(v)?),
             "sent" => m.sends = v.split(',').map(num).collect::<Result<_, _>>()?,
             "dns" => {
@@ -216,6 +224,10 @@ pub(crate) mod tests {
                 }),
                 retry_at: None,
                 blocked_since: None,
+                pending: Some(Pending {
+                    addr: "203.0.113.6".parse().unwrap(),
+                    at: 1_800_000_300,
+                }),
                 sends: vec![1_799_999_000, 1_800_000_000],
                 dns: Some(DnsSeen {
                     addr: Some("203.0.113.5".parse().unwrap()),
@@ -241,6 +253,7 @@ pub(crate) mod tests {
                 }),
                 retry_at: Some(1_800_001_900),
                 blocked_since: Some(1_800_000_100),
+                pending: None,
                 sends: vec![],
                 dns: Some(DnsSeen {
                     addr: None,

@@ -277,4 +277,46 @@ mod tests {
         assert!(v["records"][1]["dns"].is_null());
         assert!(t.contains("visible (0.85 s after the update"), "{t}");
     }
+
+    #[test]
+    fn a_throttled_address_is_said_with_when_it_goes() {
+        let mut state = StateMap::new();
+        let key = SlotKey {
+            hostname: "a.example.com".into(),
+            family: Family::V4,
+        };
+        let memory = crate::engine::SlotMemory {
+            published: Some(Published {
+                addr: "203.0.113.5".parse().unwrap(),
+                at: 1_795_708_800,
+            }),
+            pending: Some(Pending {
+                addr: "203.0.113.6".parse().unwrap(),
+                at: 1_795_709_100,
+            }),
+            ..Default::default()
+        };
+        state.insert(key, memory);
+        let rows = rows(&config(), &state);
+        let t = text(&rows, 1_795_708_900);
+        let line = t.lines().nth(1).unwrap();
+        assert!(
+            line.contains("throttled: 203.0.113.6 waits until 2026-11-26T16:05:00Z"),
+            "{t}"
+        );
+        assert!(!line.contains(" ok "), "{t}");
+        let v: Value = serde_json::from_str(&json(&rows, 1_795_708_900)).unwrap();
+        assert_eq!(v["records"][0]["pending"]["address"], "203.0.113.6");
+        assert_eq!(v["records"][0]["pending"]["at_unix"], 1_795_709_100u64);
+        // Once its time has passed, it is no longer pending.
+        let later = json(&rows, 1_795_709_200);
+        assert!(later.contains("\"pending\":null"), "{later}");
+        assert!(
+            text(&rows, 1_795_709_200)
+                .lines()
+                .nth(1)
+                .unwrap()
+                .contains(" ok ")
+        );
+    }
 }

@@ -1450,3 +1450,178 @@ fn an_update_still_not_visible_after_ten_minutes_is_said_once_and_never_resent()
     );
     assert_eq!(sim.memory(&v4()).dns.map(|d| d.visible), Some(false));
 }
+
+// ---- sources outside the kernel -------------------------------------------------------
+
+fn web_spec() -> SlotSpec {
+    SlotSpec {
+        sources: vec![Source::Web],
+        ..one_spec()
+    }
+}
+
+/// The tickets of the queries among `actions`.
+fn queries(actions: &[Action]) -> Vec<u64> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Query { ticket, .. } => Some(*ticket),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_source_answer_that_arrives_after_a_reload_is_dropped() {
+    let mut sim = Sim::new(vec![web_spec()]);
+    assert_eq!(sim.e.poll_action(), Some(Action::Dump));
+    sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    let asked = queries(&sim.actions());
+    assert_eq!(asked.len(), 1, "the web echo is asked");
+    // SIGHUP: the record now follows its interface; the web answer is still out.
+    sim.reload(vec![one_spec()]);
+    assert_eq!(sim.work(), vec![Action::Dump]);
+    sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.5"))]);
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    sim.actions();
+    // The late answer belongs to the old config: nothing is sent over the right address.
+    let late = Found {
+        addr: ip("198.51.100.7"),
+        via: "https://echo.example/".into(),
+    };
+    sim.e.handle_found(sim.now, asked[0], Ok(late));
+    assert_eq!(sim.work(), vec![]);
+    assert_eq!(sim.memory(&v4()).published.unwrap().addr, ip("203.0.113.5"));
+    assert!(!sim.e.busy());
+}
+
+#[test]
+fn a_source_answer_to_an_ask_that_was_superseded_is_not_taken() {
+    let mut sim = Sim::new(vec![web_spec()]);
+    assert_eq!(sim.e.poll_action(), Some(Action::Dump));
+    let wan = snap(&[("ppp0", 5, &["203.0.113.5"])]);
+    sim.snapshot(&wan);
+    let first = queries(&sim.actions());
+    // An event while the question runs: it is asked again when the first answer comes.
+    sim.change(&["203.0.113.5"]);
+    let found = |a: &str| {
+        Ok(Found {
+            addr: ip(a),
+            via: "https://echo.example/".into(),
+        })
+    };
+    sim.e.handle_found(sim.now, first[0], found("198.51.100.1"));
+    let again = queries(&sim.actions());
+    assert_eq!(
+        again.len(),
+        1,
+        "the answer that may predate the event is not taken"
+    );
+    // A duplicate of the old answer is not taken either.
+    sim.e.handle_found(sim.now, first[0], found("198.51.100.1"));
+    assert_eq!(sim.work(), vec![]);
+    sim.e.handle_found(sim.now, again[0], found("198.51.100.2"));
+    assert_eq!(sim.sends(), vec![(v4(), ip("198.51.100.2"))]);
+}
+
+#[test]
+fn a_failed_source_is_asked_again_with_backoff_and_at_once_on_an_event() {
+    let mut timing = timing();
+    timing.web_check = Some(3600 * S);
+    let mut sim = Sim::build(Mode::Daemon, timing, vec![web_spec()], Memory::new());
+    assert_eq!(sim.e.poll_action(), Some(Action::Dump));
+    let wan = snap(&[("ppp0", 5, &["203.0.113.5"])]);
+    sim.snapshot(&wan);
+    let mut asked = queries(&sim.actions());
+    let mut gaps = Vec::new();
+    for _ in 0..4 {
+        sim.e.handle_found(
+            sim.now,
+            asked[0],
+            Err("HTTP 503 Service Unavailable".into()),
+        );
+        sim.actions();
+        let at = sim.e.poll_timeout().expect("a retry is scheduled");
+        gaps.push((at - sim.now).as_secs());
+        sim.advance(at - sim.now);
+        assert_eq!(sim.work(), vec![Action::Dump], "the retry asks again");
+        sim.snapshot(&wan);
+        asked = queries(&sim.actions());
+        assert_eq!(asked.len(), 1);
+    }
+    // 30 s doubling, less up to 20 % jitter: not the hour of the safety net.
+    for (gap, base) in gaps.iter().zip([30, 60, 120, 240]) {
+        assert!(*gap <= base && *gap >= base * 4 / 5, "{gaps:?}");
+    }
+    // Failing again, then an address event: asked at once (after the debounce).
+    sim.e
+        .handle_found(sim.now, asked[0], Err("HTTP 503".into()));
+    sim.actions();
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
+    sim.advance(S);
+    assert_eq!(sim.work(), vec![Action::Dump]);
+    sim.snapshot(&wan);
+    asked = queries(&sim.actions());
+    assert_eq!(asked.len(), 1);
+    // An answer: the next question waits for the safety net again.
+    let ok = Found {
+        addr: ip("198.51.100.7"),
+        via: "https://echo.example/".into(),
+    };
+    sim.e.handle_found(sim.now, asked[0], Ok(ok));
+    assert_eq!(sim.sends(), vec![(v4(), ip("198.51.100.7"))]);
+    sim.outcome(&v4(), "198.51.100.7", good("198.51.100.7"));
+    sim.actions();
+    assert_eq!(sim.e.poll_timeout(), Some(sim.now + 3600 * S));
+}
+
+#[test]
+fn a_failing_source_is_a_warning_once_so_that_quiet_mode_shows_it() {
+    let mut sim = Sim::new(vec![web_spec()]);
+    assert_eq!(sim.e.poll_action(), Some(Action::Dump));
+    let wan = snap(&[("ppp0", 5, &["203.0.113.5"])]);
+    let log = capture(|| {
+        sim.snapshot(&wan);
+        for _ in 0..5 {
+            let asked = queries(&sim.actions());
+            sim.e
+                .handle_found(sim.now, asked[0], Err("HTTP 503".into()));
+            sim.net(NetEvent::Resync);
+            sim.advance(10 * S);
+            assert_eq!(sim.work(), vec![Action::Dump]);
+            sim.snapshot(&wan);
+        }
+    });
+    let warns: Vec<_> = log.iter().filter(|l| l.starts_with("WARN")).collect();
+    assert_eq!(warns.len(), 1, "{log:#?}");
+    assert!(warns[0].contains("HTTP 503"), "{warns:?}");
+}
+
+#[test]
+fn a_newer_address_held_back_by_the_budget_is_in_the_memory_with_its_time() {
+    let mut timing = timing();
+    timing.max_per_hour = 1;
+    let mut sim = Sim::build(Mode::Daemon, timing, vec![one_spec()], Memory::new());
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    sim.actions();
+    sim.advance(60 * S);
+    assert_eq!(sim.change(&["203.0.113.6"]), vec![]);
+    let pending = sim
+        .memory(&v4())
+        .pending
+        .expect("the throttled address is said");
+    assert_eq!(pending.addr, ip("203.0.113.6"));
+    assert_eq!(
+        pending.at,
+        WALL0 + 300,
+        "it goes 5 minutes after the last send"
+    );
+    sim.advance(300 * S);
+    assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.6"))]);
+    assert_eq!(sim.memory(&v4()).pending, None);
+}

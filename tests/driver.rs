@@ -86,6 +86,8 @@ struct FakeOutside {
     /// DNS checks: when each was asked, and the answers to give (unknown when out).
     checked: Rc<RefCell<Vec<(Instant, IpAddr)>>>,
     dns: Rc<RefCell<VecDeque<Checked>>>,
+    /// How long each source takes to answer (none: at once).
+    slow: Rc<RefCell<Option<Duration>>>,
 }
 
 struct FakeListen(mpsc::UnboundedReceiver<Ipv4Addr>);
@@ -108,7 +110,13 @@ impl Outside for FakeOutside {
             .borrow_mut()
             .pop_front()
             .unwrap_or(Err("no answer scripted".into()));
-        std::future::ready(answer)
+        let slow = *self.slow.borrow();
+        async move {
+            if let Some(d) = slow {
+                tokio::time::sleep(d).await;
+            }
+            answer
+        }
     }
     fn listen(&mut self, links: &[u32]) -> io::Result<FakeListen> {
         self.listened.borrow_mut().push(links.to_vec());
@@ -860,6 +868,35 @@ fn a_silent_gateway_falls_through_to_the_web_source() {
         assert!(matches!(asked[0], Query::Gateway { .. }), "{asked:?}");
         assert_eq!(asked[1], Query::Web { family: Family::V4 });
         assert_eq!(h.addrs_sent(), ["203.0.113.9"]);
+    });
+}
+
+#[test]
+fn a_web_answer_that_arrives_after_a_reload_to_the_interface_is_dropped() {
+    local(async {
+        let (dir, config) =
+            gateway_config("web-reload", "[web]\nurls = [\"http://127.0.0.1:9/\"]\n");
+        let mut config = config;
+        config.records[0].ipv4_source = vec![dynhost::model::Source::Web];
+        let mut reloaded = config.clone();
+        reloaded.records[0].ipv4_source = vec![dynhost::model::Source::Interface];
+        let h = start_with(dir, config, &["203.0.113.5"], None);
+        *h.outside.slow.borrow_mut() = Some(10 * S);
+        h.outside
+            .answers
+            .borrow_mut()
+            .push_back(found("198.51.100.7", "http://127.0.0.1:9/"));
+        run_for(S).await;
+        assert_eq!(queries(&h), [Query::Web { family: Family::V4 }]);
+        // SIGHUP while the web echo is still answering: the record follows ppp0 now.
+        h.commands
+            .send(Command::Reload(Box::new(reloaded)))
+            .unwrap();
+        run_for(2 * S).await;
+        assert_eq!(h.addrs_sent(), ["203.0.113.5"]);
+        // The late answer (at 10 s) belongs to the old config: never published.
+        run_for(60 * S).await;
+        assert_eq!(h.addrs_sent(), ["203.0.113.5"]);
     });
 }
 

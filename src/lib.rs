@@ -21,16 +21,23 @@
 //!   file I/O of `config::files`), `check`'s restatement.
 //! - [`source`] and [`gateway`]: addresses from outside the kernel, for a host behind
 //!   another router (NAT-PMP, PCP, UPnP IGD, web echo services); the engine treats
-//!   them as it treats netlink (`engine::sources`).
+//!   them as it treats netlink (`engine::sources`, `engine::queries`).
 //! - [`verify`]: what the zone's authoritative servers answer, and what that means for
-//!   the published address (`engine::verify` schedules the checks).
+//!   the published address (`engine::dns` schedules the checks).
 //! - [`ovh`] and [`setup`]: the OVH API client and `dynhost setup`.
 //! - [`app`]: the use cases (`run`, `update`, `check`, `status`, `verify`) and the exit
 //!   codes; [`cli`] parses arguments; `main.rs` only wires.
 //! - [`notify`]: telling people: service notifications, the command hook, the
 //!   heartbeat, the event history and the metrics file (a task of its own, fed events).
-//! - [`logging`], [`systemd`] (readiness), [`clock`] (clock-set events),
-//!   [`bounded`] (every file read), [`secret`], [`duration`], [`model`].
+//! - The ground floor, which every layer may use: [`model`] (families, the kernel's
+//!   view, record keys and what the state file keeps), [`date`], [`server`] (a DNS
+//!   server as written), [`exit`] (the exit codes), [`once`] (the "said once" latch),
+//!   [`logging`], [`systemd`] (readiness), [`clock`] (clock-set events),
+//!   [`bounded`] (every file read), [`secret`], [`duration`].
+//!
+//! A module uses its own layer and those below only, and no two modules or files
+//! import each other: README's "Development" section has the layers, and
+//! `contrib/dev/imports.py` counts cycles and upward imports.
 
 pub mod app;
 pub mod bounded;

@@ -15,10 +15,10 @@ use clap_complete::Shell;
 use clap_mangen::Man;
 use clap_mangen::roff::{Inline, Roff, bold, italic, roman};
 
-use dynhost::app::exit;
 use dynhost::cli::Cli;
 use dynhost::config::settings::{SETTINGS, doc_default, doc_range};
 use dynhost::config::{DEFAULT_PATH, OPENWRT_PATH};
+use dynhost::exit;
 
 fn main() {
     let mut args = std::env::args_os().skip(1);

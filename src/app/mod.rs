@@ -3,7 +3,7 @@
 //! does is here, where tests reach it without the binary.
 
 pub mod check;
-pub mod exit;
+pub use crate::exit;
 pub mod notify;
 pub mod out;
 pub mod run;

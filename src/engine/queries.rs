@@ -36,8 +36,9 @@ pub(super) enum Taken {
 pub(super) struct Queries {
     next_ticket: u64,
     courses: HashMap<Query, Course>,
-    /// Tickets out, and their question.
-    out: HashMap<u64, Query>,
+    /// Tickets out: their question, and whether the ask is still current (false once
+    /// a reload made it belong to the old config).
+    out: HashMap<u64, (Query, bool)>,
     /// When each source is asked again without an event.
     checks: HashMap<Source, Instant>,
 }
@@ -53,13 +54,13 @@ impl Queries {
         }
         self.next_ticket += 1;
         course.running = Some(self.next_ticket);
-        self.out.insert(self.next_ticket, q.clone());
+        self.out.insert(self.next_ticket, (q.clone(), true));
         Some(self.next_ticket)
     }
 
     /// An answer arrived under `ticket`.
     pub(super) fn take(&mut self, ticket: u64) -> Taken {
-        let Some(q) = self.out.remove(&ticket) else {
+        let Some((q, current)) = self.out.remove(&ticket) else {
             return Taken::Stale;
         };
         let course = self.courses.entry(q.clone()).or_default();
@@ -70,6 +71,9 @@ impl Queries {
         if std::mem::take(&mut course.again) {
             let t = self.ask(&q).expect("not running");
             return Taken::Again(t, q);
+        }
+        if !current {
+            return Taken::Stale;
         }
         Taken::Fresh(q)
     }
@@ -104,11 +108,17 @@ impl Queries {
         wait
     }
 
-    /// A reload: asks under way belong to the old config, their answers are dropped;
-    /// failures are forgotten (the config may have fixed them).
+    /// A reload: asks under way belong to the old config and their answers are
+    /// dropped. They still count as running, so that a flood of reloads does not
+    /// become a flood of questions: one asked meanwhile goes out when they end.
+    /// Failures are forgotten (the config may have fixed them).
     pub(super) fn reset(&mut self) {
-        self.out.clear();
-        self.courses.clear();
+        for (_, current) in self.out.values_mut() {
+            *current = false;
+        }
+        for course in self.courses.values_mut() {
+            course.failures = 0;
+        }
     }
 
     /// Whether any ask is under way.
@@ -158,9 +168,15 @@ mod tests {
         let mut q = Queries::default();
         let t1 = q.ask(&web()).unwrap();
         q.reset();
+        assert_eq!(q.take(t1), Taken::Stale, "nobody asked since");
         let t2 = q.ask(&web()).unwrap();
-        assert_eq!(q.take(t1), Taken::Stale);
-        assert_eq!(q.take(t2), Taken::Fresh(web()));
+        q.reset();
+        q.reset();
+        assert_eq!(q.ask(&web()), None, "reloads do not multiply the questions");
+        let Taken::Again(t3, _) = q.take(t2) else {
+            panic!("asked again under the new config")
+        };
+        assert_eq!(q.take(t3), Taken::Fresh(web()));
     }
 
     #[test]

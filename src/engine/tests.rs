@@ -1625,3 +1625,30 @@ fn a_newer_address_held_back_by_the_budget_is_in_the_memory_with_its_time() {
     assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.6"))]);
     assert_eq!(sim.memory(&v4()).pending, None);
 }
+
+#[test]
+fn reloads_while_a_source_answers_ask_it_once_more_not_once_per_reload() {
+    let mut sim = Sim::new(vec![web_spec()]);
+    assert_eq!(sim.e.poll_action(), Some(Action::Dump));
+    let wan = snap(&[("ppp0", 5, &["203.0.113.5"])]);
+    sim.snapshot(&wan);
+    let first = queries(&sim.actions());
+    for _ in 0..50 {
+        sim.reload(vec![web_spec()]);
+        assert_eq!(sim.work(), vec![Action::Dump]);
+        sim.snapshot(&wan);
+        assert!(queries(&sim.actions()).is_empty(), "one question at a time");
+    }
+    let found = |a: &str| {
+        Ok(Found {
+            addr: ip(a),
+            via: "https://echo.example/".into(),
+        })
+    };
+    // The answer asked under the old config is not taken; the question goes out again.
+    sim.e.handle_found(sim.now, first[0], found("198.51.100.1"));
+    let again = queries(&sim.actions());
+    assert_eq!(again.len(), 1);
+    sim.e.handle_found(sim.now, again[0], found("198.51.100.2"));
+    assert_eq!(sim.sends(), vec![(v4(), ip("198.51.100.2"))]);
+}

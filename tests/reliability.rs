@@ -3,7 +3,8 @@
 //! that ran ahead, damaged state, full and read-only disks (real tmpfs mounts in a
 //! private mount namespace), hostile files given to a reload, a flood of idle control
 //! clients, half-closed clients, certificates that are not valid yet, and replies that
-//! must not count as published.
+//! must not count as published; round 3: `status` while the hourly budget holds an
+//! address back.
 
 mod support;
 
@@ -427,5 +428,39 @@ fn a_clock_step_wakes_the_clock_watch_and_nothing_else_does() {
                 .expect("an event after the clock is set")
                 .unwrap();
         }
+    });
+}
+
+#[test]
+fn status_says_which_newer_address_waits_for_the_hourly_budget_and_until_when() {
+    in_netns(|| {
+        let scene = Scene::new(
+            "throttled",
+            Some("203.0.113.5/24"),
+            &format!(
+                "max_updates_per_hour = 1\n{}",
+                record("home.example.com", "br0", "")
+            ),
+        );
+        let agent = Agent::start(&scene.cfg, &[]);
+        scene.provider.nth(1, T, "the first update");
+        wait_until("the state file", T, || {
+            state_text(&scene).contains("published=203.0.113.5@")
+        });
+        move_addr("br0", "203.0.113.5/24", "203.0.113.6/24");
+        agent.wait_log("throttling this record", T);
+        wait_until("the state file", T, || {
+            state_text(&scene).contains("pending=203.0.113.6@")
+        });
+        let (out, _) = text(&run(&scene.cfg, &["status"]));
+        assert!(out.contains("throttled: 203.0.113.6 waits until "), "{out}");
+        assert!(!out.contains(" ok "), "{out}");
+        let (json, _) = text(&run(&scene.cfg, &["status", "--json"]));
+        assert!(
+            json.contains("\"pending\":{\"address\":\"203.0.113.6\""),
+            "{json}"
+        );
+        assert_eq!(scene.provider.count(), 1, "nothing sent over the budget");
+        agent.stop();
     });
 }

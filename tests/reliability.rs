@@ -9,14 +9,19 @@
 mod support;
 
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use support::agent::{
-    Agent, in_mount_namespace, record, run, run_command, settle, text, wait_until,
+    Agent, Scratch, in_mount_namespace, record, run, run_command, settle, text, wait_until,
+    write_config,
 };
 use support::clock::{exclusive, set_clock_to_itself};
-use support::netns::{in_netns, move_addr};
+use support::hostile::{Http, HttpServer};
+use support::netns::{bridge, in_netns, ip, move_addr};
 use support::provider::{Provider, Reply};
 use support::scene::Scene;
 
@@ -461,6 +466,52 @@ fn status_says_which_newer_address_waits_for_the_hourly_budget_and_until_when() 
             "{json}"
         );
         assert_eq!(scene.provider.count(), 1, "nothing sent over the budget");
+        agent.stop();
+    });
+}
+
+#[test]
+fn a_failing_web_echo_is_retried_with_backoff_and_said_once_at_warning_level() {
+    in_netns(|| {
+        bridge("br0");
+        ip(&["addr", "add", "192.168.1.2/24", "dev", "br0"]);
+        let asked = Arc::new(AtomicUsize::new(0));
+        let count = asked.clone();
+        let _echo = HttpServer::start_here(
+            SocketAddr::from(([127, 0, 0, 1], 18_083)),
+            Box::new(move |_, _| {
+                // Still booting: 503 twice, then the address.
+                if count.fetch_add(1, Ordering::SeqCst) < 2 {
+                    Http::status(503, "text/plain", "busy")
+                } else {
+                    Http::ok("text/plain", "203.0.113.60")
+                }
+            }),
+        );
+        let provider = Provider::start();
+        let dir = Scratch::new("echo-503");
+        let body = format!(
+            "[retry]\ninitial = \"1s\"\n[web]\nurls = [\"http://127.0.0.1:18083/\"]\n{}",
+            record("home.example.com", "br0", "ipv4_source = \"web\"")
+        );
+        let cfg = write_config(&dir, &provider.url(), &body);
+        let agent = Agent::start(&cfg, &[]);
+        // Asked again after about 1 s and 2 s, not at the hourly safety net.
+        let r = provider.nth(1, T, "the update once the echo answers");
+        assert_eq!(r.param("myip"), Some("203.0.113.60"));
+        assert_eq!(asked.load(Ordering::SeqCst), 3);
+        let warned: Vec<String> = agent
+            .log()
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains("the web echo services over ipv4: "))
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            warned.len(),
+            1,
+            "one warning (shown by -q):\n{}",
+            agent.log()
+        );
         agent.stop();
     });
 }

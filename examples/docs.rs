@@ -16,7 +16,8 @@ use clap_mangen::Man;
 use clap_mangen::roff::{Inline, Roff, bold, italic, roman};
 
 use dynhost::cli::Cli;
-use dynhost::config::settings::{SETTINGS, doc_default, doc_range};
+use dynhost::config::SETTINGS;
+use dynhost::config::settings::{doc_default, doc_range};
 use dynhost::config::{DEFAULT_PATH, OPENWRT_PATH};
 use dynhost::exit;
 

@@ -24,10 +24,7 @@ use dynhost::state;
 /// and reach the checks.
 fn config_line() -> impl Strategy<Value = String> {
     // Every key the settings table knows, plus near misses.
-    let mut keys: Vec<&'static str> = config::settings::SETTINGS
-        .iter()
-        .map(|s| s.leaf())
-        .collect();
+    let mut keys: Vec<&'static str> = config::SETTINGS.iter().map(|s| s.leaf()).collect();
     keys.extend(["bogus", "hostnme"]);
     let key = prop::sample::select(keys);
     let value = prop_oneof![

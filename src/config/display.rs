@@ -4,12 +4,13 @@
 use std::fmt;
 
 use super::Config;
-use super::settings::{self, Target};
+use super::settings::Target;
+use super::table;
 
 impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let globals = |f: &mut fmt::Formatter<'_>, section: &str| -> fmt::Result {
-            for s in settings::in_section(section) {
+            for s in table::in_section(section) {
                 if let Target::Global { show, .. } = s.target
                     && let Some(v) = show(self)
                 {
@@ -19,7 +20,7 @@ impl fmt::Display for Config {
             Ok(())
         };
         globals(f, "")?;
-        for section in settings::sections() {
+        for section in table::sections() {
             if section == "record" {
                 continue;
             }
@@ -28,7 +29,7 @@ impl fmt::Display for Config {
         }
         for r in &self.records {
             writeln!(f, "\n[[record]]")?;
-            for s in settings::in_section("record") {
+            for s in table::in_section("record") {
                 if let Target::Record { show, .. } = s.target
                     && let Some(v) = show(r)
                 {

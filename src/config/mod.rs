@@ -15,6 +15,7 @@ mod display;
 pub mod files;
 pub mod settings;
 mod table;
+pub use table::SETTINGS;
 pub mod uci;
 mod value;
 mod walk;

@@ -15,8 +15,6 @@ use crate::duration;
 use crate::model::Source;
 use crate::secret::Secret;
 
-pub use super::table::SETTINGS;
-
 /// What a setting holds, and the range it accepts.
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
@@ -135,23 +133,6 @@ impl Setting {
     }
 }
 
-/// The settings of one table (`""`, `"provider"`, `"record"`...).
-pub fn in_section(section: &str) -> impl Iterator<Item = &'static Setting> + '_ {
-    SETTINGS.iter().filter(move |s| s.section() == section)
-}
-
-/// The tables that hold settings, in order, without the top level.
-pub fn sections() -> Vec<&'static str> {
-    let mut out: Vec<&str> = Vec::new();
-    for s in SETTINGS {
-        let sec = s.section();
-        if !sec.is_empty() && !out.contains(&sec) {
-            out.push(sec);
-        }
-    }
-    out
-}
-
 /// Each accessor is called only by the entry whose kind produced the value: the table
 /// ties them together, and a unit test reads every default back through them.
 macro_rules! accessors {
@@ -223,21 +204,4 @@ pub fn doc_range(kind: &Kind) -> String {
         }
         _ => String::new(),
     }
-}
-
-/// The README's reference table, rendered from `SETTINGS`.
-pub fn markdown_table() -> String {
-    let mut out =
-        String::from("| Key | UCI option | Default | Meaning |\n| --- | --- | --- | --- |\n");
-    for s in SETTINGS {
-        out.push_str(&format!(
-            "| `{}` | `{}` | {} | {}{} |\n",
-            s.key,
-            s.uci,
-            doc_default(s),
-            s.help,
-            doc_range(&s.kind)
-        ));
-    }
-    out
 }

@@ -556,6 +556,41 @@ pub const SETTINGS: &[Setting] = &[
     },
 ];
 
+/// The settings of one table (`""`, `"provider"`, `"record"`...).
+pub fn in_section(section: &str) -> impl Iterator<Item = &'static Setting> + '_ {
+    SETTINGS.iter().filter(move |s| s.section() == section)
+}
+
+/// The tables that hold settings, in order, without the top level.
+pub fn sections() -> Vec<&'static str> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in SETTINGS {
+        let sec = s.section();
+        if !sec.is_empty() && !out.contains(&sec) {
+            out.push(sec);
+        }
+    }
+    out
+}
+
+/// The README's reference table, rendered from `SETTINGS` (its test prints it).
+#[cfg(test)]
+pub(super) fn markdown_table() -> String {
+    let mut out =
+        String::from("| Key | UCI option | Default | Meaning |\n| --- | --- | --- | --- |\n");
+    for s in SETTINGS {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | {}{} |\n",
+            s.key,
+            s.uci,
+            super::settings::doc_default(s),
+            s.help,
+            super::settings::doc_range(&s.kind)
+        ));
+    }
+    out
+}
+
 fn interval(d: Option<Duration>) -> Option<String> {
     Some(match d {
         Some(d) => quote(&duration::format(d)),

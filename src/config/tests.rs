@@ -316,7 +316,7 @@ fn every_default_reads_back_as_if_written() {
     let mut top = String::new();
     let mut tables: Vec<(&str, String)> = Vec::new();
     let mut record = String::from(REC);
-    for s in settings::SETTINGS {
+    for s in super::SETTINGS {
         let text = match s.default {
             settings::Default::Value(v) | settings::Default::Derived { value: v, .. } => v,
             _ => continue,
@@ -354,7 +354,7 @@ const REC: &str = "[[record]]\nhostname = \"a.example.com\"\nusername = \"u\"\np
 fn keys_and_uci_options_are_unique() {
     let mut keys = std::collections::HashSet::new();
     let mut uci = std::collections::HashSet::new();
-    for s in settings::SETTINGS {
+    for s in super::SETTINGS {
         assert!(keys.insert(s.key), "{} twice", s.key);
         assert!(
             uci.insert((s.is_record(), s.uci)),
@@ -370,7 +370,7 @@ fn keys_and_uci_options_are_unique() {
 #[test]
 fn the_readme_lists_every_setting_as_the_table_says() {
     let readme = include_str!("../../README.md");
-    let table = settings::markdown_table();
+    let table = super::table::markdown_table();
     assert!(
         readme.contains(&table),
         "README.md's settings table differs from src/config/settings.rs; paste this:\n\n{table}"

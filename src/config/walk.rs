@@ -3,7 +3,7 @@
 //!
 //! The file is walked over toml's spanned tree rather than deserialised with serde:
 //! serde stops at the first error, and we want them all, with their locations. Which
-//! keys exist, their kinds, ranges and defaults all come from `settings::SETTINGS`.
+//! keys exist, their kinds, ranges and defaults all come from `table::SETTINGS`.
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -16,7 +16,8 @@ use toml::de::{DeTable, DeValue};
 
 use super::checks::suggest;
 use super::files::{CONFIG_LIMIT, Files, System};
-use super::settings::{self, Default, Kind, SETTINGS, Setting, Target, Value};
+use super::settings::{Default, Kind, Setting, Target, Value};
+use super::table::{self, SETTINGS};
 use super::{Config, ConfigError, Loaded, Problem, Record, uci, value};
 use crate::model::{Family, Source};
 use crate::{bounded, duration};
@@ -277,7 +278,7 @@ impl Walker<'_> {
         config: &mut Config,
         record: &mut Record,
     ) {
-        for s in settings::in_section(section) {
+        for s in table::in_section(section) {
             let Some(v) = table.get(s.leaf()) else {
                 continue;
             };
@@ -293,8 +294,8 @@ impl Walker<'_> {
     }
 
     fn root(&mut self, root: &DeTable<'_>, uci: bool, config_time: Option<u64>) -> Config {
-        let sections = settings::sections();
-        let mut known: Vec<&str> = settings::in_section("").map(Setting::leaf).collect();
+        let sections = table::sections();
+        let mut known: Vec<&str> = table::in_section("").map(Setting::leaf).collect();
         known.extend(&sections);
         self.unknown_keys(root, "", &known);
         let mut c = Config::defaults(uci);
@@ -308,7 +309,7 @@ impl Walker<'_> {
                 continue;
             };
             let prefix = format!("{section}.");
-            let names: Vec<&str> = settings::in_section(section).map(Setting::leaf).collect();
+            let names: Vec<&str> = table::in_section(section).map(Setting::leaf).collect();
             self.unknown_keys(t, &prefix, &names);
             self.apply(t, section, &prefix, &mut c, &mut scratch);
         }
@@ -426,10 +427,10 @@ impl Walker<'_> {
 
     fn record(&mut self, t: &DeTable<'_>, span: Range<usize>, key: &str) -> Option<Record> {
         let prefix = format!("{key}.");
-        let names: Vec<&str> = settings::in_section("record").map(Setting::leaf).collect();
+        let names: Vec<&str> = table::in_section("record").map(Setting::leaf).collect();
         self.unknown_keys(t, &prefix, &names);
         let before = self.problems.len();
-        for s in settings::in_section("record") {
+        for s in table::in_section("record") {
             if matches!(s.default, Default::Required) && t.get(s.leaf()).is_none() {
                 let k = format!("{prefix}{}", s.leaf());
                 self.problem(span.clone(), &k, "missing (required)");

@@ -8,8 +8,9 @@ use toml::de::{DeArray, DeTable, DeValue};
 
 use super::network::resolve;
 use super::{Opt, Problem, Section};
+use crate::config::SETTINGS;
 use crate::config::checks::suggest;
-use crate::config::settings::{Kind, SETTINGS, Setting};
+use crate::config::settings::{Kind, Setting};
 
 /// Translates dynhost's UCI sections into the tree the config walker validates: a
 /// `config dynhost` option goes where its setting's key says (`url` to

@@ -24,11 +24,11 @@ import sys
 # Which layer each top-level module sits in; a module may use its own layer and those
 # below. Keep in step with README.md ("Layout").
 LAYERS = {
-    0: ["model", "clock", "duration", "bounded", "secret", "logging", "notify", "date", "exit",
+    0: ["model", "clock", "duration", "bounded", "secret", "logging", "systemd", "date", "exit",
         "server", "once"],
     1: ["config", "policy", "netlink", "state"],
     2: ["request", "provider", "gateway", "ovh"],
-    3: ["engine"],
+    3: ["engine", "notify"],
     4: ["driver", "verify"],
     5: ["source", "control", "setup"],
     6: ["app", "cli", "main", "lib"],

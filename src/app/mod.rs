@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod exit;
+pub mod health;
 pub mod notify;
 pub mod out;
 pub mod run;
@@ -81,13 +82,20 @@ pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     let config = rt.block_on(resolve_config(cli, config_given))?;
+    if matches!(cli.command, Command::Run | Command::Check) {
+        // A container on a bridge network following its own veth: say so once.
+        for w in rt.block_on(config::env::bridge_warnings(&config)) {
+            warn!("{w}");
+        }
+    }
     match &cli.command {
         Command::Check => check::run(&config),
         Command::Status {
             json,
             history: true,
+            ..
         } => notify::history(&config, *json),
-        Command::Status { json, .. } => status::show(&config, *json),
+        Command::Status { json, health, .. } => status::show(&config, *json, *health),
         Command::Notify { .. } => rt.block_on(notify::test(&config)),
         Command::Update(request) => rt.block_on(update::run(config, request, cli.dry_run)),
         Command::Run => rt.block_on(run::run(config, cli.dry_run)),
@@ -114,6 +122,14 @@ pub async fn resolve_config(cli: &Cli, config_given: bool) -> Result<Config> {
     } else {
         cli.config.as_path()
     };
+    // No file, and DYNHOST_* variables describe the settings (a container).
+    if let Some(loaded) = config::env::instead_of(path, config_given) {
+        let loaded = loaded.map_err(|e| Error::Config(e.to_string()))?;
+        for w in &loaded.warnings {
+            warn!("{w}");
+        }
+        return Ok(loaded.config);
+    }
     if !config_given && cli.dry_run && !path.exists() {
         let iface = netlink::default_route_interface().await;
         let iface = iface.map_err(Error::Failed)?.ok_or_else(|| {

@@ -193,25 +193,41 @@ pub fn bridge_warning(r: &Record, veth: bool, v4: &[Ipv4Addr]) -> Option<String>
     ))
 }
 
-/// Whether `name` is one end of a veth pair, as sysfs tells: its link is another
-/// interface (`iflink` differs from `ifindex`) that is not a lower device (VLANs and
-/// macvlans list theirs as `lower_*`).
+/// Whether `name` is one end of a veth pair: its driver, as ethtool asks it in this
+/// network namespace (sysfs may show another namespace's interfaces).
 fn is_veth(name: &str) -> bool {
-    let dir = std::path::Path::new("/sys/class/net").join(name);
-    let read = |f: &str| {
-        crate::bounded::read_text(&dir.join(f), 64)
-            .ok()
-            .map(|s| s.trim().to_string())
-    };
-    let (Some(index), Some(link)) = (read("ifindex"), read("iflink")) else {
+    /// `struct ethtool_drvinfo` (linux/ethtool.h); only `driver` is read.
+    #[repr(C)]
+    struct DrvInfo {
+        cmd: u32,
+        driver: [u8; 32],
+        rest: [u8; 32 * 4 + 12 + 4 * 5],
+    }
+    const ETHTOOL_GDRVINFO: u32 = 3;
+    if name.len() >= libc::IFNAMSIZ {
         return false;
+    }
+    let mut info = DrvInfo {
+        cmd: ETHTOOL_GDRVINFO,
+        driver: [0; 32],
+        rest: [0; 32 * 4 + 12 + 4 * 5],
     };
-    let lower = std::fs::read_dir(&dir).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().starts_with("lower_"))
-    });
-    index != link && !lower
+    // SAFETY: a zeroed ifreq is valid; the name fits (checked) with its NUL.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *d = s as libc::c_char;
+    }
+    req.ifr_ifru.ifru_data = (&raw mut info).cast();
+    // SAFETY: a plain datagram socket, closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: SIOCETHTOOL reads `req` and writes at most a `DrvInfo` into `info`.
+    let rc = unsafe { libc::ioctl(fd, libc::SIOCETHTOOL as _, &mut req) };
+    // SAFETY: `fd` is ours.
+    unsafe { libc::close(fd) };
+    rc == 0 && info.driver.starts_with(b"veth\0")
 }
 
 /// The bridge-network warnings for `config`, from the kernel's view now.

@@ -97,11 +97,18 @@ impl Podman {
             "unqualified-search-registries = []\n",
         )
         .unwrap();
-        let created = ["/var/lib/containers/cache", "/run/containers/networks"]
-            .iter()
-            .map(PathBuf::from)
-            .filter(|p| !p.exists())
-            .collect();
+        // Deepest first: parents are removed only when empty.
+        let created = [
+            "/var/lib/containers/cache",
+            "/var/lib/containers",
+            "/run/containers/networks",
+            "/run/containers",
+            "/run/runc",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| !p.exists())
+        .collect();
         Podman { dir, created }
     }
 
@@ -195,7 +202,11 @@ impl Drop for Podman {
         let _ = self.podman(&["rmi", "--all", "--force"]);
         let _ = self.podman(&["system", "reset", "--force"]);
         for p in &self.created {
-            let _ = std::fs::remove_dir_all(p);
+            if p.ends_with("cache") || p.ends_with("networks") {
+                let _ = std::fs::remove_dir_all(p);
+            } else {
+                let _ = std::fs::remove_dir(p);
+            }
         }
     }
 }
@@ -276,10 +287,19 @@ fn the_image_builds_offline_from_scratch_with_only_the_binary_and_ca_roots() {
         // The manifest list names the architecture.
         let list = p.ok("buildah", &["manifest", "inspect", IMAGE]);
         assert!(list.contains("\"architecture\": \"amd64\""), "{list}");
-        // Reproducible: the same inputs give the same image.
-        let id = p.inspect("localhost/dynhost:amd64", "{{.Id}}");
-        p.build(&[]);
-        assert_eq!(p.inspect("localhost/dynhost:amd64", "{{.Id}}"), id);
+        // Reproducible: the same inputs give the same images, digest for digest.
+        let index = |a: &Path| {
+            let out = Command::new("tar")
+                .args(["-xOf", a.to_str().unwrap(), "index.json"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "no index.json in {}", a.display());
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let again = p.dir.join("again.oci.tar");
+        p.build(&["--oci-archive", again.to_str().unwrap()]);
+        // The index names the manifests by digest, and they the layers and configs.
+        assert_eq!(index(&archive), index(&again));
     });
 }
 

@@ -368,6 +368,11 @@ fn the_container_publishes_once_reports_health_stops_at_once_and_keeps_state() {
                 "--network",
                 "host",
                 "--read-only",
+                // Reading addresses and following their changes needs no capability.
+                "--cap-drop",
+                "all",
+                "--security-opt",
+                "no-new-privileges",
                 "--volume",
                 &volume,
                 "--volume",
@@ -425,6 +430,35 @@ fn the_container_publishes_once_reports_health_stops_at_once_and_keeps_state() {
             .unwrap();
         let opts = root_mount.split(' ').nth(5).unwrap();
         assert!(opts.split(',').any(|o| o == "ro"), "{root_mount}");
+        // PID 1 reaps: an orphan in the container's namespace becomes its child, and
+        // leaves no zombie once it ends.
+        let out = Command::new("nsenter")
+            .args(["-t", &pid, "-p", "--", "sh", "-c", "sleep 1 & exit 0"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "nsenter: {out:?}");
+        let children = |state: Option<&str>| -> Vec<String> {
+            std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
+                .filter(|st| st.lines().any(|l| l == format!("PPid:\t{pid}")))
+                .filter(|st| {
+                    state.is_none_or(|want| {
+                        st.lines()
+                            .any(|l| l.starts_with("State:") && l.contains(want))
+                    })
+                })
+                .map(|st| st.lines().next().unwrap_or_default().to_string())
+                .collect()
+        };
+        assert!(
+            children(None).iter().any(|n| n.ends_with("sleep")),
+            "the orphan is not PID 1's: {:?}",
+            children(None)
+        );
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(children(Some("Z")), Vec::<String>::new(), "zombies left");
         // Everything written is in the volume.
         let mut written: Vec<String> = std::fs::read_dir(&state)
             .unwrap()

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod exit;
 pub mod health;
+pub mod init;
 pub mod notify;
 pub mod out;
 pub mod run;

@@ -186,9 +186,9 @@ pub fn bridge_warning(r: &Record, veth: bool, v4: &[Ipv4Addr]) -> Option<String>
         "record {} follows {} with the interface source, but {} is a veth with the private \
          address {private}: on a container's bridge network that is the container's own \
          address, never the public one. Run the container with the host's network \
-         (network_mode: host), or set ipv4_source = [\"gateway\", \"web\"] \
-         (DYNHOST_RECORD_IPV4_SOURCE=gateway,web) to learn the public address from the \
-         router or an echo service",
+         (network_mode: host), or learn the public address from outside: \
+         ipv4_source = [\"gateway\", \"web\"] (DYNHOST_RECORD_IPV4_SOURCE=gateway,web; \
+         gateway only where the router is the container's gateway, web with web.urls)",
         r.hostname, r.interface, r.interface
     ))
 }

@@ -433,32 +433,55 @@ fn the_container_publishes_once_reports_health_stops_at_once_and_keeps_state() {
         // PID 1 reaps: an orphan in the container's namespace becomes its child, and
         // leaves no zombie once it ends.
         let out = Command::new("nsenter")
-            .args(["-t", &pid, "-p", "--", "sh", "-c", "sleep 1 & exit 0"])
+            .args(["-t", &pid, "-p", "--", "sh", "-c", "sleep 30 & exit 0"])
             .output()
             .unwrap();
         assert!(out.status.success(), "nsenter: {out:?}");
-        let children = |state: Option<&str>| -> Vec<String> {
+        // PID 1's children (name, host pid), in `state` if given.
+        let children = |state: Option<&str>| -> Vec<(String, i32)> {
             std::fs::read_dir("/proc")
                 .unwrap()
                 .flatten()
-                .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
-                .filter(|st| st.lines().any(|l| l == format!("PPid:\t{pid}")))
-                .filter(|st| {
+                .filter_map(|e| {
+                    let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
+                    Some((pid, std::fs::read_to_string(e.path().join("status")).ok()?))
+                })
+                .filter(|(_, st)| st.lines().any(|l| l == format!("PPid:\t{pid}")))
+                .filter(|(_, st)| {
                     state.is_none_or(|want| {
                         st.lines()
                             .any(|l| l.starts_with("State:") && l.contains(want))
                     })
                 })
-                .map(|st| st.lines().next().unwrap_or_default().to_string())
+                .map(|(p, st)| (st.lines().next().unwrap_or_default().to_string(), p))
                 .collect()
         };
-        assert!(
-            children(None).iter().any(|n| n.ends_with("sleep")),
+        let orphans = children(None)
+            .into_iter()
+            .filter(|(name, _)| name.ends_with("sleep"))
+            .collect::<Vec<_>>();
+        assert_eq!(
+            orphans.len(),
+            1,
             "the orphan is not PID 1's: {:?}",
             children(None)
         );
-        std::thread::sleep(Duration::from_millis(1500));
-        assert_eq!(children(Some("Z")), Vec::<String>::new(), "zombies left");
+        // It ends: PID 1 reaps it.
+        // SAFETY: a signal to the orphan, a process this test started.
+        unsafe { libc::kill(orphans[0].1, libc::SIGTERM) };
+        let start = Instant::now();
+        while !children(None)
+            .iter()
+            .all(|(name, _)| !name.ends_with("sleep"))
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the orphan was not reaped: {:?}",
+                children(Some("Z"))
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(children(Some("Z")), Vec::new(), "zombies left");
         // Everything written is in the volume.
         let mut written: Vec<String> = std::fs::read_dir(&state)
             .unwrap()

@@ -18,7 +18,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -432,11 +432,15 @@ fn the_container_publishes_once_reports_health_stops_at_once_and_keeps_state() {
         assert!(opts.split(',').any(|o| o == "ro"), "{root_mount}");
         // PID 1 reaps: an orphan in the container's namespace becomes its child, and
         // leaves no zombie once it ends.
-        let out = Command::new("nsenter")
+        // Not through pipes: the orphan would hold them open until it ends.
+        let st = Command::new("nsenter")
             .args(["-t", &pid, "-p", "--", "sh", "-c", "sleep 30 & exit 0"])
-            .output()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
             .unwrap();
-        assert!(out.status.success(), "nsenter: {out:?}");
+        assert!(st.success(), "nsenter: {st:?}");
         // PID 1's children (name, host pid), in `state` if given.
         let children = |state: Option<&str>| -> Vec<(String, i32)> {
             std::fs::read_dir("/proc")

@@ -18,7 +18,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, Config};
@@ -126,8 +126,10 @@ pub async fn resolve_config(cli: &Cli, config_given: bool) -> Result<Config> {
     // No file, and DYNHOST_* variables describe the settings (a container).
     if let Some(loaded) = config::env::instead_of(path, config_given) {
         let loaded = loaded.map_err(|e| Error::Config(e.to_string()))?;
-        for w in &loaded.warnings {
-            warn!("{w}");
+        // A health probe runs every few seconds: its log is for its verdict.
+        if !matches!(cli.command, Command::Status { health: true, .. }) {
+            let check = matches!(cli.command, Command::Check);
+            warned::tell(&loaded.warnings, &loaded.config.state_dir, check);
         }
         return Ok(loaded.config);
     }

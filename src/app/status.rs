@@ -22,7 +22,7 @@ pub fn show(config: &Config, json_out: bool, health: bool) -> Result<Exit> {
             Ok(line) => (line, Exit::Success),
             Err(line) => (format!("unhealthy: {line}"), Exit::Failure),
         };
-        println!("{line}");
+        crate::outln!("{line}");
         return Ok(exit);
     }
     if json_out {

@@ -230,13 +230,22 @@ fn is_veth(name: &str) -> bool {
     rc == 0 && info.driver.starts_with(b"veth\0")
 }
 
-/// The bridge-network warnings for `config`, from the kernel's view now.
+/// The bridge-network warnings for `config`, from the kernel's view now. Addresses are
+/// read only when some record follows a veth: nothing else runs before the daemon.
 pub async fn bridge_warnings(config: &Config) -> Vec<String> {
+    let on_veth: Vec<&Record> = config
+        .records
+        .iter()
+        .filter(|r| r.uses(Source::Interface) && is_veth(&r.interface))
+        .collect();
+    if on_veth.is_empty() {
+        return Vec::new();
+    }
     let Ok(snap) = crate::netlink::dump().await else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for r in &config.records {
+    for r in on_veth {
         let Some(link) = snap.link_named(&r.interface) else {
             continue;
         };
@@ -247,7 +256,7 @@ pub async fn bridge_warnings(config: &Config) -> Vec<String> {
                 IpAddr::V6(_) => None,
             })
             .collect();
-        if let Some(w) = bridge_warning(r, is_veth(&r.interface), &v4) {
+        if let Some(w) = bridge_warning(r, true, &v4) {
             out.push(w);
         }
     }

@@ -22,7 +22,12 @@ pub const PREFIX: &str = "DYNHOST_";
 /// How errors name where the config came from.
 pub const ORIGIN: &str = "environment";
 /// The program's own variables, which are not settings.
-const NOT_SETTINGS: &[&str] = &["DYNHOST_CONFIG", "DYNHOST_LOG", "DYNHOST_NETLINK_RCVBUF"];
+const NOT_SETTINGS: &[&str] = &[
+    "DYNHOST_CONFIG",
+    "DYNHOST_LOG",
+    "DYNHOST_NETLINK_RCVBUF",
+    "DYNHOST_SYSLOG",
+];
 
 /// The variable of setting `s`.
 pub fn var(s: &Setting) -> String {
@@ -156,7 +161,10 @@ fn toml_value(kind: &Kind, text: &str) -> String {
         Kind::Count { .. } | Kind::Duration { .. } | Kind::Interval { .. } if digits => {
             text.to_string()
         }
-        Kind::Sources(_) | Kind::Urls | Kind::Hosts { many: true } => {
+        Kind::Sources(_)
+        | Kind::Urls
+        | Kind::Hosts { many: true }
+        | Kind::Strings { many: true, .. } => {
             let items: Vec<String> = text
                 .split(',')
                 .map(str::trim)

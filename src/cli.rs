@@ -66,6 +66,11 @@ pub enum Command {
         /// The last events of each record (up to 100), oldest first.
         #[arg(long)]
         history: bool,
+        /// One line and an exit code: 0 while every enabled record is published (or has
+        /// nothing to publish yet) and DNS agrees or is being checked, 1 otherwise. For
+        /// a container's HEALTHCHECK or a monitoring probe.
+        #[arg(long, conflicts_with_all = ["json", "history"])]
+        health: bool,
     },
     /// Notifications: `--test` sends a test event to every target now.
     Notify {

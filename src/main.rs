@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    // A container's PID 1: an init stays behind to forward signals and reap.
+    app::init::become_init_if_pid1();
     let log_env = std::env::var("DYNHOST_LOG").ok();
     if let Err(e) = logging::init(cli.verbose, cli.quiet, log_env.as_deref()) {
         eprintln!("dynhost: {e}");

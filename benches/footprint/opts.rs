@@ -8,6 +8,9 @@ use std::time::Duration;
 pub struct Opts {
     pub bin: PathBuf,
     pub bin_aarch64: Option<PathBuf>,
+    /// Container images measured by bench/run (contrib/container/build): label, bytes
+    /// compressed.
+    pub images: Vec<(String, u64)>,
     pub idle: Duration,
     /// Quiet time between the last update and the idle window.
     pub settle: Duration,
@@ -21,7 +24,7 @@ pub struct Opts {
     pub quick: bool,
 }
 
-const USAGE: &str = "usage: footprint --bin PATH [--bin-aarch64 PATH] [--idle SECS] [--changes N]
+const USAGE: &str = "usage: footprint --bin PATH [--bin-aarch64 PATH] [--image LABEL=BYTES]... [--idle SECS] [--changes N]
                  [--peer-changes N] [--storm N] [--startups N] [--quick] [--peers|--no-peers]
                  [--only LIST]
   LIST: comma-separated among sizes,latency,v6noise,flap,storm,startup,idle,scale,
@@ -52,6 +55,7 @@ pub fn parse_args() -> Result<Opts, String> {
         bin: Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("target/x86_64-unknown-linux-musl/release/dynhost"),
         bin_aarch64: None,
+        images: Vec::new(),
         idle: Duration::from_secs(if quick { 3 } else { 300 }),
         settle: Duration::from_millis(if quick { 1500 } else { 5000 }),
         changes: if quick { 2 } else { 20 },
@@ -83,6 +87,14 @@ pub fn parse_args() -> Result<Opts, String> {
             "--no-peers" => (o.peers, skip) = (false, 1),
             "--bin" => o.bin = PathBuf::from(value(i)?),
             "--bin-aarch64" => o.bin_aarch64 = Some(PathBuf::from(value(i)?)),
+            "--image" => {
+                let v = value(i)?;
+                let (label, bytes) = v
+                    .split_once('=')
+                    .and_then(|(l, b)| Some((l.to_string(), b.parse().ok()?)))
+                    .ok_or_else(|| format!("--image {v:?}: want LABEL=BYTES\n{USAGE}"))?;
+                o.images.push((label, bytes));
+            }
             "--idle" => o.idle = Duration::from_secs(number(i)?),
             "--changes" => o.changes = number(i)? as usize,
             "--peer-changes" => o.peer_changes = number(i)? as usize,

@@ -14,10 +14,15 @@ pub fn run(config: &Config) -> Result<Exit> {
 
 /// What `check` prints.
 pub fn report(config: &Config) -> String {
-    let origin = config
-        .source
-        .as_ref()
-        .map_or("embedded default".to_string(), |p| p.display().to_string());
+    let origin = config.source.as_ref().map_or(
+        if config.from_env {
+            "environment (DYNHOST_* variables)"
+        } else {
+            "embedded default"
+        }
+        .to_string(),
+        |p| p.display().to_string(),
+    );
     format!(
         "# {origin}: OK, {} record(s), {} enabled\n{config}",
         config.records.len(),

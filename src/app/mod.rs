@@ -4,6 +4,8 @@
 
 pub mod check;
 pub use crate::exit;
+pub mod health;
+pub mod init;
 pub mod notify;
 pub mod out;
 pub mod run;
@@ -16,7 +18,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, Config};
@@ -94,13 +96,20 @@ pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     let config = rt.block_on(resolve_config(cli, config_given))?;
+    if matches!(cli.command, Command::Run | Command::Check) {
+        // A container on a bridge network following its own veth: say so once.
+        for w in rt.block_on(config::env::bridge_warnings(&config)) {
+            warn!("{w}");
+        }
+    }
     match &cli.command {
         Command::Check => check::run(&config),
         Command::Status {
             json,
             history: true,
+            ..
         } => notify::history(&config, *json),
-        Command::Status { json, .. } => status::show(&config, *json),
+        Command::Status { json, health, .. } => status::show(&config, *json, *health),
         Command::Notify { .. } => rt.block_on(notify::test(&config)),
         Command::Update(request) => rt.block_on(update::run(config, request, cli.dry_run)),
         Command::Run => rt.block_on(run::run(config, cli.dry_run)),
@@ -127,6 +136,16 @@ pub async fn resolve_config(cli: &Cli, config_given: bool) -> Result<Config> {
     } else {
         cli.config.as_path()
     };
+    // No file, and DYNHOST_* variables describe the settings (a container).
+    if let Some(loaded) = config::env::instead_of(path, config_given) {
+        let loaded = loaded.map_err(|e| Error::Config(e.to_string()))?;
+        // A health probe runs every few seconds: its log is for its verdict.
+        if !matches!(cli.command, Command::Status { health: true, .. }) {
+            let check = matches!(cli.command, Command::Check);
+            warned::tell(&loaded.warnings, &loaded.config.state_dir, check);
+        }
+        return Ok(loaded.config);
+    }
     if !config_given && cli.dry_run && !path.exists() {
         let iface = netlink::default_route_interface().await;
         let iface = iface.map_err(Error::Failed)?.ok_or_else(|| {

@@ -9,9 +9,11 @@
 //!   protocol.
 //! - [`files`]: all the config's file I/O.
 //! - `display`: `dynhost check`'s restatement.
+//! - [`env`]: the config from `DYNHOST_*` variables (containers), read by `walk` too.
 
 pub mod checks;
 mod display;
+pub mod env;
 pub mod files;
 pub mod settings;
 mod table;
@@ -41,8 +43,11 @@ pub const OPENWRT_PATH: &str = "/etc/config/dynhost";
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Where it came from: a path, or `None` for the embedded default.
+    /// Where it came from: a path, or `None` for the embedded default or the
+    /// environment (`from_env`).
     pub source: Option<PathBuf>,
+    /// Read from `DYNHOST_*` variables (`env`), not a file.
+    pub from_env: bool,
     pub state_dir: PathBuf,
     pub control_socket: PathBuf,
     pub debounce: Duration,
@@ -125,6 +130,7 @@ impl Config {
     fn empty() -> Config {
         Config {
             source: None,
+            from_env: false,
             state_dir: PathBuf::new(),
             control_socket: PathBuf::new(),
             debounce: Duration::ZERO,

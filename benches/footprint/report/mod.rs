@@ -28,6 +28,8 @@ pub const TARGET_SLACK: Duration = Duration::from_millis(50);
 pub const TARGET_RSS_KIB: u64 = 3 * 1024;
 pub const TARGET_HWM_KIB: u64 = 4 * 1024;
 pub const TARGET_SIZE: u64 = 3 * 1024 * 1024;
+/// Issue 24: a container image, compressed, per architecture.
+pub const TARGET_IMAGE: u64 = 4_000_000;
 pub const TARGET_STORM_NS: f64 = 20_000.0;
 /// Issue 10 (scale): idle memory with 100 records; the last of one bridge's requests.
 pub const TARGET_SCALE_RSS_KIB: u64 = 4 * 1024;
@@ -118,6 +120,9 @@ pub fn render(r: &Results, opts: &Opts, versions: &Versions, elapsed: Duration) 
     rows::idle(&mut t, r, opts);
     rows::storm(&mut t, r, opts);
     rows::sizes(&mut t, r);
+    if opts.wants("sizes") {
+        rows::images(&mut t, opts);
+    }
     rows::mapped(&mut t, r);
     more::scale(&mut t, r);
     more::gateway(&mut t, r);

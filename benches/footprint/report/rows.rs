@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{
-    Results, Row, TARGET_HWM_KIB, TARGET_RSS_KIB, TARGET_SIZE, TARGET_SLACK, TARGET_STORM_NS,
-    Table, err_cell, fmt_dur, fmt_stats, mib, thousands,
+    Results, Row, TARGET_HWM_KIB, TARGET_IMAGE, TARGET_RSS_KIB, TARGET_SIZE, TARGET_SLACK,
+    TARGET_STORM_NS, Table, err_cell, fmt_dur, fmt_stats, mib, thousands,
 };
 use crate::opts::Opts;
 use crate::scenarios::flap::{FLAP_CHANGES, Flap};
@@ -339,6 +339,22 @@ pub(super) fn sizes(t: &mut Table, r: &Results) {
             ),
             Err(e) => Row::new(metric, err_cell(e)).target("≤ 3 MiB", t.judge(false)),
         };
+        t.rows.push(row);
+    }
+}
+
+/// The container images bench/run built (contrib/container/build).
+pub(super) fn images(t: &mut Table, opts: &Opts) {
+    for (label, bytes) in &opts.images {
+        let row = Row::new(
+            format!("Container image, {label}, compressed (FROM scratch: binary + CA roots)"),
+            format!(
+                "{} bytes ({:.2} MB)",
+                thousands(*bytes),
+                *bytes as f64 / 1e6
+            ),
+        )
+        .target("< 4 MB (4,000,000 bytes)", t.judge(*bytes < TARGET_IMAGE));
         t.rows.push(row);
     }
 }

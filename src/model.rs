@@ -227,6 +227,8 @@ pub struct SlotSpec {
     pub sources: Vec<Source>,
     /// IPv6 only: publish the interface's /64 with this interface identifier.
     pub suffix: Option<Ipv6Addr>,
+    /// Private, CGNAT and unique local addresses may be published (`allow_private`).
+    pub allow_private: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -93,8 +93,30 @@ fn classify_v6(a: &Ipv6Addr) -> Result<(), Skip> {
     }
 }
 
+impl Skip {
+    /// Whether `allow_private` (a record for a LAN-only name or a VPN mesh) lifts this
+    /// refusal: private, CGNAT and unique local addresses. Link-local and loopback
+    /// addresses mean nothing off their link or host, and stay refused.
+    pub fn is_private(self) -> bool {
+        matches!(self, Skip::Private | Skip::SharedCgnat | Skip::UniqueLocal)
+    }
+}
+
+/// `classify`, for a record that may publish a private address when `allow_private`.
+pub fn classify_for(addr: &IpAddr, allow_private: bool) -> Result<(), Skip> {
+    match classify(addr) {
+        Err(why) if allow_private && why.is_private() => Ok(()),
+        other => other,
+    }
+}
+
 /// Whether one kernel address may be published, by flags, scope and value.
 pub fn judge(a: &AddrInfo) -> Result<(), Skip> {
+    judge_for(a, false)
+}
+
+/// `judge`, for a record that may publish a private address when `allow_private`.
+pub fn judge_for(a: &AddrInfo, allow_private: bool) -> Result<(), Skip> {
     let v6 = a.addr.is_ipv6();
     if a.flags.dad_failed {
         return Err(Skip::DadFailed);
@@ -108,7 +130,7 @@ pub fn judge(a: &AddrInfo) -> Result<(), Skip> {
     if v6 && a.flags.secondary {
         return Err(Skip::Temporary);
     }
-    classify(&a.addr)?;
+    classify_for(&a.addr, allow_private)?;
     if a.scope != Scope::Global {
         return Err(Skip::NotGlobalScope);
     }
@@ -165,7 +187,16 @@ pub fn select(
     family: Family,
     published: Option<IpAddr>,
 ) -> Selection {
-    select_with(snapshot, interface, family, published, None)
+    select_with(snapshot, interface, family, published, &Choice::default())
+}
+
+/// What a record asks of selection beyond the interface and the family.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Choice {
+    /// IPv6: publish the chosen /64 with this interface identifier (`ipv6_suffix`).
+    pub suffix: Option<Ipv6Addr>,
+    /// Private, CGNAT and unique local addresses may be published (`allow_private`).
+    pub allow_private: bool,
 }
 
 /// The address a LAN host has on the interface's prefix: the /64 of `addr` with the
@@ -175,17 +206,18 @@ pub fn with_suffix(addr: Ipv6Addr, suffix: Ipv6Addr) -> Ipv6Addr {
     Ipv6Addr::from(prefix | (u128::from(suffix) & u64::MAX as u128))
 }
 
-/// `select`, and for IPv6 with `suffix` (`ipv6_suffix`), the chosen address's /64 with
-/// that interface identifier: a router publishing a LAN host (a NAS) that has no agent
-/// of its own. A new delegated prefix is then an address change like any other.
+/// `select` as `choice` asks: for IPv6 with a suffix (`ipv6_suffix`), the chosen
+/// address's /64 with that interface identifier: a router publishing a LAN host (a NAS)
+/// that has no agent of its own. A new delegated prefix is then an address change like
+/// any other. With `allow_private`, private and CGNAT addresses count as publishable.
 pub fn select_with(
     snapshot: &Snapshot,
     interface: &str,
     family: Family,
     published: Option<IpAddr>,
-    suffix: Option<Ipv6Addr>,
+    choice: &Choice,
 ) -> Selection {
-    let publish = |a: IpAddr| match (a, suffix) {
+    let publish = |a: IpAddr| match (a, choice.suffix) {
         (IpAddr::V6(v6), Some(s)) => IpAddr::V6(with_suffix(v6, s)),
         (a, _) => a,
     };
@@ -201,7 +233,7 @@ pub fn select_with(
         .addrs_of(link.index)
         .filter(|a| Family::of(&a.addr) == family)
     {
-        if let Err(why) = judge(a) {
+        if let Err(why) = judge_for(a, choice.allow_private) {
             skipped.push((a.addr, why));
             continue;
         }
@@ -499,14 +531,77 @@ mod tests {
             addr(7, "2001:db8:5::a", PLAIN),
             addr(7, "2001:db8:6::b", PLAIN),
         ]);
-        let suffix = Some(v6("::1234"));
+        let choice = Choice {
+            suffix: Some(v6("::1234")),
+            ..Choice::default()
+        };
         let pick = |published: Option<&str>| {
-            select_with(&s, "ppp0", Family::V6, published.map(ip), suffix)
+            select_with(&s, "ppp0", Family::V6, published.map(ip), &choice)
         };
         assert_eq!(pick(None), Selection::Addr(ip("2001:db8:5::1234")));
         assert_eq!(
             pick(Some("2001:db8:6::1234")),
             Selection::Addr(ip("2001:db8:6::1234"))
+        );
+    }
+
+    #[test]
+    fn allow_private_lifts_only_the_private_refusals() {
+        for a in [
+            "10.1.2.3",
+            "192.168.1.1",
+            "100.64.0.1",
+            "fd12:3456::1",
+            "203.0.113.5",
+        ] {
+            assert_eq!(classify_for(&ip(a), true), Ok(()), "{a}");
+        }
+        let refused = [
+            ("127.0.0.1", Skip::Loopback),
+            ("169.254.3.4", Skip::LinkLocal),
+            ("fe80::1", Skip::LinkLocal),
+            ("::1", Skip::Loopback),
+            ("224.0.0.1", Skip::Multicast),
+            ("0.0.0.0", Skip::Reserved),
+        ];
+        for (a, why) in refused {
+            assert_eq!(classify_for(&ip(a), true), Err(why), "{a}");
+        }
+        assert_eq!(classify_for(&ip("10.1.2.3"), false), Err(Skip::Private));
+
+        // On the interface: a private address is chosen, a link-local one never.
+        let s = snap(vec![
+            addr(7, "169.254.0.9", PLAIN),
+            addr(7, "100.64.0.9", PLAIN),
+        ]);
+        let open = Choice {
+            allow_private: true,
+            ..Choice::default()
+        };
+        assert_eq!(
+            select_with(&s, "ppp0", Family::V4, None, &open),
+            Selection::Addr(ip("100.64.0.9"))
+        );
+        assert!(matches!(
+            select(&s, "ppp0", Family::V4, None),
+            Selection::Unavailable(Unavailable::OnlySkipped(_))
+        ));
+        let only_local = snap(vec![addr(7, "169.254.0.9", PLAIN)]);
+        assert_eq!(
+            select_with(&only_local, "ppp0", Family::V4, None, &open),
+            Selection::Unavailable(Unavailable::OnlySkipped(vec![(
+                ip("169.254.0.9"),
+                Skip::LinkLocal
+            )]))
+        );
+        // A still-valid private address is kept when a global one appears: no flip.
+        let both = snap(vec![
+            addr(7, "10.8.0.2", PLAIN),
+            addr(7, "203.0.113.5", PLAIN),
+        ]);
+        assert_eq!(
+            select_with(&both, "ppp0", Family::V4, Some(ip("10.8.0.2")), &open),
+            Selection::Addr(ip("10.8.0.2"))
         );
     }
 }

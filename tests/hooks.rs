@@ -9,14 +9,14 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::agent::{Agent, Scratch, settle};
 use support::hooks::{
     Call, QUICK, SHELLS, Shell, argvs, calls, dhcpcd_runner, pppd_env, pppd_link_up, redirect,
     run_hook, run_hook_to_end,
 };
-use support::netns::{in_netns, ppp};
+use support::netns::{in_netns, ip, ppp};
 use support::openwrt::Router;
 use support::repo::contrib;
 use support::scene::Scene;
@@ -54,6 +54,38 @@ fn ppp_ip_up_with_the_daemon_running_gives_one_update() {
             );
             assert_eq!(reqs[0].param("myip"), Some("203.0.113.7"));
             assert_eq!(reqs[0].param("hostname"), Some("home.example.com"));
+        });
+    }
+}
+
+/// A PPP reconnect at the default 1 s quiet time: ip-up's address is the one netlink
+/// shows, so the daemon sends it at once (issue 22, item 4), and the quiet time of the
+/// netlink burst that came with it adds no second request.
+#[test]
+fn ppp_reconnect_with_the_hook_is_published_without_the_quiet_time() {
+    for shell in SHELLS {
+        let what = format!("reconnect, ip-up under {shell:?}");
+        in_netns(move || {
+            let scene = Scene::home_on("ppp-reconnect", "ppp0");
+            ppp("ppp0", "203.0.113.7", "198.51.100.1");
+            let agent = scene.start_published(Duration::from_secs(10));
+            let Scene { provider, dir, cfg } = scene;
+            // The link drops; pppd brings up a new one with a new address, then ip-up.
+            ip(&["link", "del", "ppp0"]);
+            let t0 = Instant::now();
+            pppd_link_up(&dir, &cfg, shell, "203.0.113.8", "198.51.100.1", &what);
+            let req = provider.nth(2, Duration::from_secs(10), "the reconnect's update");
+            assert_eq!(req.param("myip"), Some("203.0.113.8"), "{what}");
+            let took = req.at.saturating_duration_since(t0);
+            // With the debounce, the request could not come before 1 s after the last
+            // netlink event: the bound is the point here.
+            assert!(
+                took < Duration::from_millis(1000),
+                "{what}: sent {took:?} after the new address, not before the quiet time"
+            );
+            settle(Duration::from_millis(1500));
+            assert_eq!(provider.count(), 2, "{what}: one request for the reconnect");
+            drop(agent);
         });
     }
 }

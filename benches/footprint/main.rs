@@ -65,7 +65,7 @@ use report::{Results, fmt_stats, render};
 use scenarios::flap::dynhost_flap;
 use scenarios::gateway::dynhost_gateway;
 use scenarios::idle::dynhost_idle;
-use scenarios::latency::{dynhost_latency, dynhost_v6_noise};
+use scenarios::latency::{dynhost_latency, dynhost_ppp_hook, dynhost_v6_noise};
 use scenarios::scale::{LINKS, dynhost_scale};
 use scenarios::startup::{Startup, dynhost_startup};
 use scenarios::storm::dynhost_storm;
@@ -163,6 +163,17 @@ fn main() {
             dynhost_v6_noise(&bin, n)
         }));
     }
+    if opts.wants("ppphook") {
+        let (bin, n) = (opts.bin.clone(), opts.changes);
+        let what = "PPP reconnect (ip-up hook)";
+        let res = attempt(what, move || dynhost_ppp_hook(&bin, n));
+        if let Ok(v) = &res
+            && let Some(s) = stats(v)
+        {
+            progress!("{what}: {}", fmt_stats(&s));
+        }
+        r.ppp_hook = Some(res);
+    }
     if opts.wants("flap") {
         let bin = opts.bin.clone();
         r.flap = Some(attempt("flap", move || dynhost_flap(&bin)));
@@ -255,6 +266,7 @@ fn main() {
         || r.peers.iter().any(|(_, x)| x.is_err())
         || [
             r.flap.as_ref().map(|x| x.is_err()),
+            r.ppp_hook.as_ref().map(|x| x.is_err()),
             r.storm.as_ref().map(|x| x.is_err()),
         ]
         .into_iter()

@@ -27,14 +27,15 @@ pub struct Opts {
 const USAGE: &str = "usage: footprint --bin PATH [--bin-aarch64 PATH] [--image LABEL=BYTES]... [--idle SECS] [--changes N]
                  [--peer-changes N] [--storm N] [--startups N] [--quick] [--peers|--no-peers]
                  [--only LIST]
-  LIST: comma-separated among sizes,latency,v6noise,flap,storm,startup,idle,scale,
+  LIST: comma-separated among sizes,latency,v6noise,ppphook,flap,storm,startup,idle,scale,
         gateway,verify,ddclient,inadyn,inadyn-1s";
 
 /// What `--only` accepts.
-const SCENARIOS: [&str; 13] = [
+const SCENARIOS: [&str; 14] = [
     "sizes",
     "latency",
     "v6noise",
+    "ppphook",
     "flap",
     "storm",
     "startup",

@@ -120,6 +120,8 @@ pub struct Record {
     pub ipv6_source: Vec<Source>,
     /// Publish the interface's IPv6 /64 with this interface identifier (a LAN host).
     pub ipv6_suffix: Option<Ipv6Addr>,
+    /// Private and CGNAT addresses may be published (a LAN-only name, a VPN mesh).
+    pub allow_private: bool,
     /// Unix time of the last change to this record's config: the newest mtime of the
     /// config file and its password file. `None`: unknown.
     pub changed_at: Option<u64>,
@@ -192,6 +194,7 @@ impl Config {
                     config_changed_at: r.changed_at,
                     sources: r.sources(family).to_vec(),
                     suffix: (family == Family::V6).then_some(r.ipv6_suffix).flatten(),
+                    allow_private: r.allow_private,
                 });
             }
         }
@@ -234,6 +237,7 @@ impl Record {
             ipv4_source: Vec::new(),
             ipv6_source: Vec::new(),
             ipv6_suffix: None,
+            allow_private: false,
             changed_at: None,
         }
     }

@@ -554,6 +554,17 @@ pub const SETTINGS: &[Setting] = &[
             show: |r| r.ipv6_suffix.map(|s| quote(&s.to_string())),
         },
     },
+    Setting {
+        key: "record.allow_private",
+        uci: "allow_private",
+        kind: Kind::Bool,
+        default: Default::Value("false"),
+        uci_default: None,
+        help: "Publish a private (RFC 1918), CGNAT (100.64.0.0/10) or unique local \
+               (fc00::/7) address too: a name for the LAN only, or a VPN mesh. Link-local \
+               and loopback addresses are never published. `check` warns when it is on.",
+        target: record!(allow_private, bool, |r| Some(r.allow_private.to_string())),
+    },
 ];
 
 /// The settings of one table (`""`, `"provider"`, `"record"`...).

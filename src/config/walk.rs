@@ -464,6 +464,12 @@ impl Walker<'_> {
                 );
             }
         }
+        if r.allow_private {
+            self.warnings.push(format!(
+                "{key}.allow_private = true: a private or CGNAT address may be published \
+                 (reachable only from the LAN or the VPN); link-local and loopback never are"
+            ));
+        }
         if r.ipv6_suffix.is_some() {
             if !r.ipv6 {
                 self.problem(

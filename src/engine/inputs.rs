@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::tickets::Ticket;
 use super::{DumpPhase, Engine, Mode, RequestError};
@@ -108,7 +108,15 @@ impl Engine {
             });
         }
         match (self.mode, req.ip) {
-            (Mode::Daemon, _) => self.debounce.poke(now),
+            (Mode::Daemon, ip) => {
+                self.debounce.poke(now);
+                // A hook's address (ip-up runs once it is final): if the kernel shows
+                // it, its slots need no quiet time. Dump now to see.
+                if let (Some(iface), Some(addr)) = (&req.interface, ip) {
+                    self.confirms.add(iface, addr, self.dumps_started);
+                    self.want_dump();
+                }
+            }
             (Mode::OneShot, None) => self.want_dump(),
             (Mode::OneShot, Some(addr)) => {
                 for i in slots {
@@ -141,9 +149,26 @@ impl Engine {
             .map(|l| (l.index, l.name.clone()))
             .collect();
         self.snapshot = Some(snapshot.clone());
+        // A dump taken early for a hook's address, netlink's burst not yet quiet: only
+        // the slots whose address it confirms move now; the others wait for the quiet
+        // time (and their requests for the dump after it).
+        let early = self.debounce.is_pending() && !self.confirms.is_empty();
         for i in 0..self.slots.len() {
             if !self.slots[i].active {
                 continue;
+            }
+            let spec = &self.slots[i].spec;
+            if early {
+                if !self
+                    .confirms
+                    .confirmed(snapshot, &spec.interface, spec.key.family)
+                {
+                    let key = spec.key.clone();
+                    self.hold_tickets(&key);
+                    continue;
+                }
+                debug!(record = %spec.key, interface = %spec.interface,
+                    "the hook's address is on the interface: no quiet time");
             }
             // A link that is up again, or new (a PPP reconnect): is DNS still right?
             let s = &mut self.slots[i];
@@ -153,6 +178,7 @@ impl Engine {
             s.dns.link(now_seen);
             self.choose(i, now, 0);
         }
+        self.confirms.applied(self.dumps_applied);
         self.finish_tickets(now);
     }
 

@@ -11,12 +11,14 @@
 //! (what was published and what is owed to the provider: retry, budget, block) and
 //! [`dns`] (what DNS says: the checks after an update, drift). Across slots:
 //! `queries` (the questions to outside sources, their tickets and retries),
-//! [`debounce`], [`backoff`], `tickets` (requests waiting for their round). Only the
+//! [`debounce`], [`backoff`], `tickets` (requests waiting for their round), `confirm`
+//! (addresses hooks vouch for, published without the quiet time). Only the
 //! engine's top level loops over slots and turns the parts' answers into actions:
 //! here (construction, outputs), `inputs` (hints, requests, snapshots, timers),
 //! `sources` (choosing and asking), `decide`, `outcome` and `verify` (the answers).
 
 mod backoff;
+mod confirm;
 mod debounce;
 pub(crate) mod decide;
 mod dns;
@@ -42,6 +44,7 @@ pub use publish::MAX_UNRECOGNISED;
 pub use types::*;
 
 use crate::model::{Family, Interest, Snapshot, Source};
+use confirm::Confirms;
 use queries::Queries;
 use slot::Slot;
 use tickets::Ticket;
@@ -117,6 +120,8 @@ pub struct Engine {
     snapshot: Option<Snapshot>,
     /// Questions to sources outside the kernel.
     queries: Queries,
+    /// Addresses hooks vouched for, waiting for a dump to show them.
+    confirms: Confirms,
 }
 
 impl Engine {
@@ -149,6 +154,7 @@ impl Engine {
             clock: (now, wall),
             snapshot: None,
             queries: Queries::default(),
+            confirms: Confirms::default(),
         };
         e.slots = specs
             .into_iter()
@@ -208,6 +214,7 @@ impl Engine {
             })
             .collect();
         self.queries.reset();
+        self.confirms.clear();
         self.debounce = Debouncer::new(timing.debounce, timing.debounce_max);
         self.backoff = self
             .backoff

@@ -32,12 +32,16 @@ impl Engine {
                 Source::Interface => {
                     let published = s.publish.published_addr();
                     let spec = &s.spec;
+                    let choice = policy::Choice {
+                        suffix: spec.suffix,
+                        allow_private: spec.allow_private,
+                    };
                     let sel = policy::select_with(
                         &snapshot,
                         &spec.interface,
                         spec.key.family,
                         published,
-                        spec.suffix,
+                        &choice,
                     );
                     match sel {
                         Selection::Unavailable(u) if !last => {

@@ -41,6 +41,7 @@ fn spec(host: &str, family: Family, iface: &str) -> SlotSpec {
         config_changed_at: Some(WALL0 - 1000),
         sources: vec![Source::Interface],
         suffix: None,
+        allow_private: false,
     }
 }
 
@@ -1651,4 +1652,123 @@ fn reloads_while_a_source_answers_ask_it_once_more_not_once_per_reload() {
     assert_eq!(again.len(), 1);
     sim.e.handle_found(sim.now, again[0], found("198.51.100.2"));
     assert_eq!(sim.sends(), vec![(v4(), ip("198.51.100.2"))]);
+}
+
+// ---- a hook's address (issue 22, item 4) -----------------------------------------------
+
+/// The ip-up hook and netlink agree on the new address: it is sent at once, without
+/// the quiet time, and the quiet time's own dump later sends nothing more.
+#[test]
+fn a_hook_confirmed_address_is_sent_without_the_quiet_time() {
+    let mut sim = published("203.0.113.5");
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
+    sim.e
+        .handle_request(sim.now, &over("203.0.113.8", false), Some(9))
+        .unwrap();
+    assert_eq!(sim.work(), vec![Action::Dump], "dumped at once");
+    sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.8"])]));
+    assert_eq!(
+        sim.sends(),
+        vec![(v4(), ip("203.0.113.8"))],
+        "no quiet time"
+    );
+    sim.outcome(&v4(), "203.0.113.8", good("203.0.113.8"));
+    assert!(
+        sim.actions()
+            .iter()
+            .any(|a| matches!(a, Action::Report { ticket: 9, .. })),
+        "the hook gets its answer"
+    );
+    // The netlink burst's quiet time still ends in a dump; nothing new to send.
+    let later = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.8"])]));
+    assert!(later.is_empty(), "one request in all: {later:?}");
+    assert_eq!(sim.e.poll_timeout(), None, "idle again");
+}
+
+/// A flap: the hook speaks of an address the link no longer has. Nothing is sent
+/// early, and the quiet time gives one request with the last address.
+#[test]
+fn a_hook_address_the_kernel_does_not_show_keeps_the_debounce() {
+    let mut sim = published("203.0.113.5");
+    for _ in 0..3 {
+        sim.net(NetEvent::Addr {
+            index: 5,
+            family: Some(Family::V4),
+        });
+        sim.now += 100 * MS;
+    }
+    sim.e
+        .handle_request(sim.now, &over("203.0.113.8", false), Some(3))
+        .unwrap();
+    assert_eq!(sim.work(), vec![Action::Dump]);
+    sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.9"])]));
+    let early = sim.actions();
+    assert!(early.is_empty(), "held for the quiet time: {early:?}");
+    let sends = sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.9"])]));
+    assert_eq!(
+        sends,
+        vec![(v4(), ip("203.0.113.9"))],
+        "one, the last address"
+    );
+    sim.outcome(&v4(), "203.0.113.9", good("203.0.113.9"));
+    assert!(
+        sim.actions()
+            .iter()
+            .any(|a| matches!(a, Action::Report { ticket: 3, .. })),
+        "the hook's answer comes after the round it waited for"
+    );
+}
+
+/// Only the slots the hook's address confirms skip the quiet time: a record on
+/// another interface changed in the same burst waits for it.
+#[test]
+fn a_hook_address_moves_only_the_slots_it_confirms() {
+    let mut sim = Sim::new(vec![
+        spec("home.example.com", Family::V4, "ppp0"),
+        spec("lan.example.com", Family::V4, "eth1"),
+    ]);
+    let both = |a: &str, b: &str| {
+        let mut s = snap(&[("ppp0", 5, &[a])]);
+        s.links.extend(snap(&[("eth1", 6, &[b])]).links);
+        s.addrs.extend(snap(&[("eth1", 6, &[b])]).addrs);
+        s
+    };
+    assert_eq!(sim.start(&both("203.0.113.5", "198.51.100.5")).len(), 2);
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    let lan = key("lan.example.com", Family::V4);
+    sim.outcome(&lan, "198.51.100.5", good("198.51.100.5"));
+    sim.actions();
+    for index in [5, 6] {
+        sim.net(NetEvent::Addr {
+            index,
+            family: Some(Family::V4),
+        });
+    }
+    sim.request(over("203.0.113.8", false));
+    assert_eq!(sim.work(), vec![Action::Dump]);
+    sim.snapshot(&both("203.0.113.8", "198.51.100.6"));
+    assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.8"))]);
+    sim.outcome(&v4(), "203.0.113.8", good("203.0.113.8"));
+    let later = sim.dump_after_debounce(&both("203.0.113.8", "198.51.100.6"));
+    assert_eq!(later, vec![(lan, ip("198.51.100.6"))]);
+}
+
+/// Netlink alone, however fast, keeps the debounce: no dump before the quiet time.
+#[test]
+fn a_netlink_burst_alone_waits_for_the_quiet_time() {
+    let mut sim = published("203.0.113.5");
+    sim.net(NetEvent::Addr {
+        index: 5,
+        family: Some(Family::V4),
+    });
+    // A hook without an address (ipv6-up) is no word on one either.
+    sim.request(UpdateRequest {
+        interface: Some("ppp0".into()),
+        ..Default::default()
+    });
+    assert!(sim.work().is_empty(), "nothing before the quiet time");
+    assert_eq!(sim.e.poll_timeout(), Some(sim.now + S));
 }

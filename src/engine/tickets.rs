@@ -18,6 +18,14 @@ pub(super) struct Ticket {
 }
 
 impl Engine {
+    /// Slot `key` was held back from the dump just applied: requests naming it wait
+    /// for the next one.
+    pub(super) fn hold_tickets(&mut self, key: &SlotKey) {
+        for t in self.tickets.iter_mut().filter(|t| t.slots.contains(key)) {
+            t.after_dump = t.after_dump.max(self.dumps_applied);
+        }
+    }
+
     /// Answers the triggers whose round is complete: a dump taken after the trigger has
     /// been applied and none of its slots has a send under way.
     pub(super) fn finish_tickets(&mut self, now: Instant) {

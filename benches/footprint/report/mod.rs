@@ -25,6 +25,8 @@ use crate::wan::Link;
 
 /// Targets.
 pub const TARGET_SLACK: Duration = Duration::from_millis(50);
+/// Issue 22: a PPP reconnect whose ip-up hook vouches for the address.
+pub const TARGET_PPP_HOOK: Duration = Duration::from_millis(50);
 pub const TARGET_RSS_KIB: u64 = 3 * 1024;
 pub const TARGET_HWM_KIB: u64 = 4 * 1024;
 pub const TARGET_SIZE: u64 = 3 * 1024 * 1024;
@@ -43,6 +45,8 @@ pub struct Results {
     /// (link, debounce, result)
     pub latency: Vec<(Link, Option<Duration>, Result<Latency, String>)>,
     pub v6_noise: Option<Result<Vec<Duration>, String>>,
+    /// PPP reconnect with the ip-up hook: address → request.
+    pub ppp_hook: Option<Result<Vec<Duration>, String>>,
     pub flap: Option<Result<Flap, String>>,
     pub storm: Option<Result<Storm, String>>,
     pub startup: Option<Result<Startup, String>>,

@@ -2,6 +2,7 @@
 //! the same with an IPv6 address event following each IPv4 change.
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -86,6 +87,49 @@ pub fn dynhost_v6_noise(bin: &Path, n: usize) -> Vec<Duration> {
         run.provider.count(),
         n + 1,
         "one request per change, no more"
+    );
+    assert!(run.agent.stop().success(), "dynhost exited with an error");
+    samples
+}
+
+/// PPP reconnect → request with the default debounce: each new address on ppp0 is
+/// followed at once by contrib/ppp/ip-up, as pppd runs it (empty environment but its
+/// own, the address as `$4`). The hook vouches for the address netlink shows, so no
+/// quiet time is waited. Changes 1.2 to 1.5 s apart, past the previous quiet time.
+pub fn dynhost_ppp_hook(bin: &Path, n: usize) -> Vec<Duration> {
+    let mut run = Running::start(bin, Wan::create(Link::Ppp), "ppphook", None);
+    let hook = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/ppp/ip-up");
+    let mut rng = Rng::new();
+    let mut samples = Vec::with_capacity(n);
+    for i in 1..=n {
+        sleep(Duration::from_millis(1200) + rng.duration_below(Duration::from_millis(300)));
+        let t0 = run.wan.change(i);
+        let local = run.wan.address().to_string();
+        let status = Command::new("/bin/sh")
+            .arg(&hook)
+            .args(["ppp0", "/dev/ttyUSB0", "115200", &local, "192.0.2.1", "wan"])
+            .env_clear()
+            .env("IFNAME", "ppp0")
+            .env("IPLOCAL", &local)
+            .env("DYNHOST_BIN", bin)
+            .env("DYNHOST_CONFIG", &run.cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run contrib/ppp/ip-up");
+        assert!(status.success(), "ip-up exited with {status}");
+        let what = format!("ppp reconnect {i}");
+        let r = run.provider.nth(i + 1, Duration::from_secs(10), &what);
+        check(&r, run.wan.address(), PASSWORD, false, &what);
+        assert!(r.at >= t0, "{what}: request stamped before the change");
+        samples.push(r.at - t0);
+    }
+    sleep(Duration::from_millis(1500));
+    assert_eq!(
+        run.provider.count(),
+        n + 1,
+        "one request per reconnect, no more"
     );
     assert!(run.agent.stop().success(), "dynhost exited with an error");
     samples

@@ -26,6 +26,8 @@ use crate::wan::Wan;
 /// first.
 pub struct Running {
     pub agent: Agent,
+    /// Its config file (hooks name it).
+    pub cfg: std::path::PathBuf,
     /// Its config and state, removed on drop.
     _dir: Scratch,
     pub provider: Provider,
@@ -42,6 +44,7 @@ impl Running {
         check(&first, wan.address(), PASSWORD, false, "first update");
         Running {
             agent,
+            cfg,
             _dir: dir,
             provider,
             wan,

@@ -227,6 +227,10 @@ pub struct SlotSpec {
     pub sources: Vec<Source>,
     /// IPv6 only: publish the interface's /64 with this interface identifier.
     pub suffix: Option<Ipv6Addr>,
+    /// Its sends are batched by the publisher (API mode: one zone refresh for the
+    /// records changed together), so they go together rather than `MAX_IN_FLIGHT` at
+    /// a time.
+    pub batched: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -227,6 +227,7 @@ proptest! {
             config_changed_at: Some(0),
             sources: vec![dynhost::model::Source::Interface],
             suffix: None,
+            batched: false,
         };
         let s = std::time::Duration::from_secs(1);
         let timing = Timing {

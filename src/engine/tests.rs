@@ -41,6 +41,7 @@ fn spec(host: &str, family: Family, iface: &str) -> SlotSpec {
         config_changed_at: Some(WALL0 - 1000),
         sources: vec![Source::Interface],
         suffix: None,
+        batched: false,
     }
 }
 

@@ -8,12 +8,15 @@
 mod support;
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dynhost::model::Family;
-use support::agent::{Agent, Scratch, assert_no_secret, set_mode, settle, wait_until};
+use support::agent::{
+    Agent, BIN, Scratch, assert_no_secret, run_command, set_mode, settle, text, wait_until,
+};
 use support::bind::{Bind, dig};
 use support::netns::{bridge, in_netns, ip, move_addr};
 use support::ovh_api::{Fault, OvhApi};
@@ -458,10 +461,87 @@ fn killed_between_the_put_and_the_refresh_the_next_start_completes_it() {
     });
 }
 
-/// The secrets files are the only place the secrets are written.
-#[allow(dead_code)]
-fn no_secret_in(path: &Path) {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        assert_no_secret(&path.display().to_string(), &text);
-    }
+#[test]
+fn setup_api_record_asks_for_exactly_the_rights_then_the_daemon_publishes() {
+    in_netns(|| {
+        let s = stage("api-setup", api_rules(ZONE), true);
+        let cfg = s.dir.join("config.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "state_dir = \"{}\"\ncontrol_socket = \"{}\"\n\n[verify]\nresolver = \"{}\"\n",
+                s.dir.join("state").display(),
+                s.dir.join("control.sock").display(),
+                s.bind.resolver()
+            ),
+        )
+        .unwrap();
+        let env = |cmd: &mut Command| {
+            cmd.env("HOME", &s.dir.path)
+                .env("OVH_ENDPOINT", s.api.url())
+                .env("OVH_APPLICATION_KEY", &s.api.application_key)
+                .env("OVH_APPLICATION_SECRET", &s.api.application_secret);
+        };
+        let mut cmd = Command::new(BIN);
+        env(&mut cmd);
+        cmd.arg("-c").arg(&cfg).args([
+            "setup",
+            "--api-record",
+            "--zone",
+            ZONE,
+            "--subdomain",
+            "*.home",
+            "--interface",
+            "br0",
+            "--ca-file",
+        ]);
+        cmd.arg(s.api.ca_pem());
+        let out = run_command(cmd, &["setup", "--api-record"]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        for (m, p) in api_rules(ZONE) {
+            assert!(stdout.contains(&format!("  {m} {p}\n")), "{stdout}");
+        }
+        let key_file = s.dir.join("ovh-example.com.consumer-key");
+        let ck = std::fs::read_to_string(&key_file)
+            .unwrap()
+            .trim()
+            .to_string();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(
+            !stdout.contains(&ck) && !stderr.contains(&ck),
+            "the key is not printed"
+        );
+        let cred = s.api.credential(&ck).expect("the key was requested");
+        assert_eq!(cred.rules, api_rules(ZONE), "exactly API mode's rights");
+        assert!(!cred.validated);
+        let written = std::fs::read_to_string(&cfg).unwrap();
+        assert!(
+            written.contains("hostname = \"*.home.example.com\"\nprovider = \"ovh-api\""),
+            "{written}"
+        );
+        // The user opens the URL and grants; the daemon publishes the wildcard.
+        s.api.validate(&ck);
+        let mut cmd = Command::new(BIN);
+        env(&mut cmd);
+        cmd.arg("-c").arg(&cfg).arg("run");
+        let agent = Agent::spawn(cmd);
+        wait_served("*.home.example.com.", "A", ADDR);
+        agent.stop();
+        // A wildcard without --api-record is refused: DynHost cannot hold one.
+        let mut cmd = Command::new(BIN);
+        env(&mut cmd);
+        cmd.arg("-c")
+            .arg(&cfg)
+            .args(["setup", "--zone", ZONE, "--subdomain", "*"]);
+        let out = run_command(cmd, &["setup"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            text(&out).1.contains("add --api-record"),
+            "{}",
+            text(&out).1
+        );
+    });
 }

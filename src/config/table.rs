@@ -498,7 +498,10 @@ pub const SETTINGS: &[Setting] = &[
         default: Default::Absent("required for `dyndns`"),
         uci_default: None,
         help: "The DynHost login, usually `<zone>-<suffix>` (not used by `ovh-api`).",
-        target: record!(username, text, |r| Some(quote(&r.username))),
+        target: Target::Record {
+            set: |r, v| r.username = v.text(),
+            show: |r| (r.provider == Publisher::DynDns).then(|| quote(&r.username)),
+        },
     },
     Setting {
         key: "record.password_file",
@@ -531,8 +534,7 @@ pub const SETTINGS: &[Setting] = &[
         target: Target::Record {
             set: |r, v| r.password = v.secret(),
             show: |r| {
-                r.password_file
-                    .is_none()
+                (r.password_file.is_none() && r.provider == Publisher::DynDns)
                     .then(|| format!("\"<redacted>\"  # {} bytes", r.password.len()))
             },
         },

@@ -118,7 +118,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             .config
             .records
             .iter()
-            .any(|r| r.password_file.is_none());
+            .any(|r| r.password_file.is_none() && r.provider == Publisher::DynDns);
         if inline && meta.permissions().mode() & 0o077 != 0 {
             loaded.warnings.push(format!(
                 "{origin} holds a password and is readable by group or others (mode {:04o}); \

@@ -545,3 +545,37 @@ fn setup_api_record_asks_for_exactly_the_rights_then_the_daemon_publishes() {
         );
     });
 }
+
+#[test]
+fn a_one_shot_update_publishes_api_records_with_one_refresh() {
+    in_netns(|| {
+        let s = stage("api-oneshot", api_rules(ZONE), true);
+        s.api.add_record(ZONE, "A", "a", OLD);
+        let cfg = config(
+            &s,
+            &format!(
+                "{}{}",
+                api_record("a.example.com", ""),
+                api_record("b.example.com", "")
+            ),
+        );
+        let out = support::agent::run(&cfg, &["update"]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(&format!(
+                "a.example.com ipv4: published {ADDR} (good {ADDR})"
+            )),
+            "{stdout}"
+        );
+        wait_served("a.example.com.", "A", ADDR);
+        wait_served("b.example.com.", "A", ADDR);
+        assert_eq!(refreshes(&s.api), 1, "one refresh for the two");
+        // Nothing changed: nothing written, no refresh.
+        let out = support::agent::run(&cfg, &["update", "--force"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+        assert!(text(&out).0.contains("nochg"), "{}", text(&out).0);
+        assert_eq!(refreshes(&s.api), 1);
+        assert_eq!(s.api.count("PUT", ""), 1);
+    });
+}

@@ -28,10 +28,10 @@ const USAGE: &str = "usage: footprint --bin PATH [--bin-aarch64 PATH] [--image L
                  [--peer-changes N] [--storm N] [--startups N] [--quick] [--peers|--no-peers]
                  [--only LIST]
   LIST: comma-separated among sizes,latency,v6noise,flap,storm,startup,idle,scale,
-        gateway,verify,ddclient,inadyn,inadyn-1s";
+        gateway,verify,api,ddclient,inadyn,inadyn-1s";
 
 /// What `--only` accepts.
-const SCENARIOS: [&str; 13] = [
+const SCENARIOS: [&str; 14] = [
     "sizes",
     "latency",
     "v6noise",
@@ -42,6 +42,7 @@ const SCENARIOS: [&str; 13] = [
     "scale",
     "gateway",
     "verify",
+    "api",
     "ddclient",
     "inadyn",
     "inadyn-1s",

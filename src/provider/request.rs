@@ -104,4 +104,25 @@ mod tests {
         };
         assert!(Update::new(&config, &v6, "2001:db8::1".parse().unwrap()).is_none());
     }
+
+    #[test]
+    fn an_api_record_describes_its_calls_without_secrets() {
+        let config = crate::config::parse(
+            "[[record]]\nhostname = \"*.home.example.com\"\nprovider = \"ovh-api\"\ninterface = \"ppp0\"\nipv6 = true\n",
+            None,
+        )
+        .unwrap()
+        .config;
+        let key = SlotKey {
+            hostname: "*.home.example.com".into(),
+            family: Family::V6,
+        };
+        let req = Update::new(&config, &key, "2001:db8::1".parse().unwrap()).unwrap();
+        assert_eq!(req.provider, Publisher::OvhApi);
+        assert_eq!(
+            req.describe(),
+            "through the OVH API: set the AAAA records of *.home.example.com to 2001:db8::1, \
+             then refresh the zone"
+        );
+    }
 }

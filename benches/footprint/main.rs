@@ -35,7 +35,6 @@ mod miniupnpd;
 #[allow(dead_code)]
 #[path = "../../tests/support/netns.rs"]
 mod netns;
-#[allow(dead_code)]
 #[path = "../../tests/support/ovh_api.rs"]
 mod ovh_api;
 #[path = "../../tests/support/provider/mod.rs"]

@@ -106,29 +106,44 @@ pub async fn api_record(
         "redirection": Value::Null,
     });
     let key_file = key_file_for(&target.path, &zone_name);
-    let ovh = existing
-        .as_ref()
-        .is_none_or(|c| c.ovh == config::Ovh::default())
-        .then(|| {
-            let mut o = format!(
-                "\n[ovh]\nendpoint = {}\napplication_key = {}\nconsumer_key_file = {}\n",
-                quote(&creds.endpoint.name()),
-                quote(application_key),
-                quote(&key_file.display().to_string())
-            );
-            if let Some(ca) = &args.ca_file {
-                let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.clone());
-                o.push_str(&format!("ca_file = {}\n", quote(&ca.display().to_string())));
-            }
-            o
-        });
-    let mut text = target.text.clone().unwrap_or_default();
-    text.push_str(&record_text(
-        &hostname,
-        &interface,
-        args.ipv6,
-        ovh.as_deref(),
-    ));
+    let mut ovh_section = format!(
+        "\n[ovh]\nendpoint = {}\napplication_key = {}\nconsumer_key_file = {}\n",
+        quote(&creds.endpoint.name()),
+        quote(application_key),
+        quote(&key_file.display().to_string())
+    );
+    if let Some(ca) = &args.ca_file {
+        let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.clone());
+        ovh_section.push_str(&format!("ca_file = {}\n", quote(&ca.display().to_string())));
+    }
+    // The text with the record (and `[ovh]` when the config has none), from the text
+    // as it is; whether `[ovh]` was added.
+    let appended = |now: Option<&str>| -> Result<(String, bool), String> {
+        let t = files::Target {
+            text: now.map(str::to_string),
+            ..target.clone()
+        };
+        let ex = files::existing(&t)?;
+        if ex
+            .as_ref()
+            .is_some_and(|c| c.records.iter().any(|r| r.hostname == hostname))
+        {
+            return Err(format!(
+                "{} has a record for {hostname} (added while setup ran?); nothing was added",
+                target.path.display()
+            ));
+        }
+        let add_ovh = ex.as_ref().is_none_or(|c| c.ovh == config::Ovh::default());
+        let mut text = now.unwrap_or("").to_string();
+        text.push_str(&record_text(
+            &hostname,
+            &interface,
+            args.ipv6,
+            add_ovh.then_some(ovh_section.as_str()),
+        ));
+        Ok((text, add_ovh))
+    };
+    let (text, add_ovh) = appended(target.text.as_deref()).map_err(Failure::Config)?;
     if dry_run {
         println!(
             "dry run: would call {}\nand append to {}:{}",
@@ -155,7 +170,10 @@ pub async fn api_record(
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
         .ok_or_else(|| unexpected("/auth/credential", "no validationUrl"))?;
     files::write_password_file(&key_file, &Secret::new(ck.to_string())).map_err(Failure::Config)?;
-    files::write_config(&target, &text).map_err(Failure::Config)?;
+    // Through the one config writer: under its lock, on the file as it is now.
+    let change = |now: Option<&str>| appended(now).map(|(t, _)| Some(t));
+    config::write::edit(&target.path, target.text.as_deref(), &change).map_err(Failure::Config)?;
+    let ovh = add_ovh.then_some(());
     println!(
         "The consumer key is in {} (mode 0600); {} has the record for {hostname}{}.\n\
          1. Open this URL, log in to OVH and grant the rights:\n   {url}\n\

@@ -229,6 +229,10 @@ pub struct SlotSpec {
     pub suffix: Option<Ipv6Addr>,
     /// Private, CGNAT and unique local addresses may be published (`allow_private`).
     pub allow_private: bool,
+    /// Its sends are batched by the publisher (API mode: one zone refresh for the
+    /// records changed together), so they go together rather than `MAX_IN_FLIGHT` at
+    /// a time.
+    pub batched: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -228,6 +228,7 @@ proptest! {
             sources: vec![dynhost::model::Source::Interface],
             suffix: None,
             allow_private: false,
+            batched: false,
         };
         let s = std::time::Duration::from_secs(1);
         let timing = Timing {

@@ -35,6 +35,8 @@ mod miniupnpd;
 #[allow(dead_code)]
 #[path = "../../tests/support/netns.rs"]
 mod netns;
+#[path = "../../tests/support/ovh_api.rs"]
+mod ovh_api;
 #[path = "../../tests/support/provider/mod.rs"]
 mod provider;
 #[allow(dead_code)]
@@ -62,6 +64,7 @@ use netns::in_netns;
 use opts::parse_args;
 use peers::{Peer, peer_bench};
 use report::{Results, fmt_stats, render};
+use scenarios::api::dynhost_api;
 use scenarios::flap::dynhost_flap;
 use scenarios::gateway::dynhost_gateway;
 use scenarios::idle::dynhost_idle;
@@ -241,6 +244,16 @@ fn main() {
             r.verify.push((verify, debounce, res));
         }
     }
+    if opts.wants("api") {
+        let (bin, n) = (opts.bin.clone(), opts.changes);
+        let res = attempt("api", move || dynhost_api(&bin, n));
+        if let Ok(a) = &res
+            && let Some(s) = stats(&a.visible)
+        {
+            progress!("api: change → visible {}", fmt_stats(&s));
+        }
+        r.api = Some(res);
+    }
     if opts.peers {
         let peers = [
             (Peer::Ddclient, opts.peer_changes),
@@ -276,7 +289,8 @@ fn main() {
         || matches!(r.startup, Some(Err(_)))
         || matches!(r.scale, Some(Err(_)))
         || r.gateway.iter().any(|(_, x)| x.is_err())
-        || r.verify.iter().any(|(_, _, x)| x.is_err());
+        || r.verify.iter().any(|(_, _, x)| x.is_err())
+        || matches!(r.api, Some(Err(_)));
     progress!(
         "finished in {:.1} min: {}",
         started.elapsed().as_secs_f64() / 60.0,

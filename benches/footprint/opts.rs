@@ -28,10 +28,10 @@ const USAGE: &str = "usage: footprint --bin PATH [--bin-aarch64 PATH] [--image L
                  [--peer-changes N] [--storm N] [--startups N] [--quick] [--peers|--no-peers]
                  [--only LIST]
   LIST: comma-separated among sizes,latency,v6noise,ppphook,flap,storm,startup,idle,scale,
-        gateway,verify,ddclient,inadyn,inadyn-1s";
+        gateway,verify,api,ddclient,inadyn,inadyn-1s";
 
 /// What `--only` accepts.
-const SCENARIOS: [&str; 14] = [
+const SCENARIOS: [&str; 15] = [
     "sizes",
     "latency",
     "v6noise",
@@ -43,6 +43,7 @@ const SCENARIOS: [&str; 14] = [
     "scale",
     "gateway",
     "verify",
+    "api",
     "ddclient",
     "inadyn",
     "inadyn-1s",

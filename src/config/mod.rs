@@ -64,7 +64,46 @@ pub struct Config {
     pub notify: crate::notify::Settings,
     /// node_exporter textfile written at each event (`None`: off).
     pub metrics_file: Option<PathBuf>,
+    /// The OVH API credentials, for records with `provider = "ovh-api"`.
+    pub ovh: Ovh,
     pub records: Vec<Record>,
+}
+
+/// How a record is published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Publisher {
+    /// A DynHost login, one dyndns2 GET per name and family.
+    DynDns,
+    /// The OVH API: the zone's A/AAAA records, then a zone refresh.
+    OvhApi,
+}
+
+impl Publisher {
+    pub fn parse(s: &str) -> Option<Publisher> {
+        match s {
+            "dyndns" => Some(Publisher::DynDns),
+            "ovh-api" => Some(Publisher::OvhApi),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Publisher::DynDns => "dyndns",
+            Publisher::OvhApi => "ovh-api",
+        }
+    }
+}
+
+/// `[ovh]`: what the API mode signs with. Secrets come from files (or the OVH_*
+/// variables and ovh.conf, as `dynhost setup` reads them), never inline.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ovh {
+    pub endpoint: Option<String>,
+    pub application_key: Option<String>,
+    pub application_secret_file: Option<PathBuf>,
+    pub consumer_key_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Checking the record as the world resolves it.
@@ -122,6 +161,10 @@ pub struct Record {
     pub ipv6_suffix: Option<Ipv6Addr>,
     /// Private and CGNAT addresses may be published (a LAN-only name, a VPN mesh).
     pub allow_private: bool,
+    /// DynHost (dyndns2) or the OVH API.
+    pub provider: Publisher,
+    /// API mode: change every A (AAAA) record of the name rather than refuse several.
+    pub replace_all: bool,
     /// Unix time of the last change to this record's config: the newest mtime of the
     /// config file and its password file. `None`: unknown.
     pub changed_at: Option<u64>,
@@ -161,6 +204,7 @@ impl Config {
             },
             notify: crate::notify::Settings::default(),
             metrics_file: None,
+            ovh: Ovh::default(),
             records: Vec::new(),
         }
     }
@@ -195,6 +239,7 @@ impl Config {
                     sources: r.sources(family).to_vec(),
                     suffix: (family == Family::V6).then_some(r.ipv6_suffix).flatten(),
                     allow_private: r.allow_private,
+                    batched: r.provider == Publisher::OvhApi,
                 });
             }
         }
@@ -238,6 +283,8 @@ impl Record {
             ipv6_source: Vec::new(),
             ipv6_suffix: None,
             allow_private: false,
+            provider: Publisher::DynDns,
+            replace_all: false,
             changed_at: None,
         }
     }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::Publisher;
 use super::checks::{check_hostname, check_interface, check_username};
 use super::quote;
 use super::settings::{Default, Kind, Setting, Target};
@@ -415,12 +416,76 @@ pub const SETTINGS: &[Setting] = &[
         target: global!(notify.heartbeat, interval, |c| interval(c.notify.heartbeat)),
     },
     Setting {
+        key: "ovh.endpoint",
+        uci: "ovh_endpoint",
+        kind: Kind::Name(check_endpoint),
+        default: Default::Absent("`OVH_ENDPOINT`, else ovh.conf"),
+        uci_default: None,
+        help: "API mode: `ovh-eu`, `ovh-ca`, `ovh-us`, or an API base URL (https, or http \
+               to loopback).",
+        target: Target::Global {
+            set: |c, v| c.ovh.endpoint = Some(v.text()),
+            show: |c| c.ovh.endpoint.as_deref().map(quote),
+        },
+    },
+    Setting {
+        key: "ovh.application_key",
+        uci: "ovh_application_key",
+        kind: Kind::Name(check_key),
+        default: Default::Absent("`OVH_APPLICATION_KEY`, else ovh.conf"),
+        uci_default: None,
+        help: "API mode: the application key (not a secret).",
+        target: Target::Global {
+            set: |c, v| c.ovh.application_key = Some(v.text()),
+            show: |c| c.ovh.application_key.as_deref().map(quote),
+        },
+    },
+    Setting {
+        key: "ovh.application_secret_file",
+        uci: "ovh_application_secret_file",
+        kind: Kind::Path,
+        default: Default::Absent("`OVH_APPLICATION_SECRET`, else ovh.conf"),
+        uci_default: None,
+        help: "API mode: a file holding the application secret (one line). Secrets are \
+               never inline in the config.",
+        target: Target::Global {
+            set: |c, v| c.ovh.application_secret_file = Some(v.path()),
+            show: |c| c.ovh.application_secret_file.as_deref().and_then(path),
+        },
+    },
+    Setting {
+        key: "ovh.consumer_key_file",
+        uci: "ovh_consumer_key_file",
+        kind: Kind::Path,
+        default: Default::Absent("`OVH_CONSUMER_KEY`, else ovh.conf"),
+        uci_default: None,
+        help: "API mode: a file holding the consumer key (one line); `dynhost setup \
+               --api-record` requests one with exactly the rights API mode needs.",
+        target: Target::Global {
+            set: |c, v| c.ovh.consumer_key_file = Some(v.path()),
+            show: |c| c.ovh.consumer_key_file.as_deref().and_then(path),
+        },
+    },
+    Setting {
+        key: "ovh.ca_file",
+        uci: "ovh_ca_file",
+        kind: Kind::Path,
+        default: Default::Absent("none"),
+        uci_default: None,
+        help: "API mode: extra trusted root certificates (PEM), as `provider.ca_file`.",
+        target: Target::Global {
+            set: |c, v| c.ovh.ca_file = Some(v.path()),
+            show: |c| c.ovh.ca_file.as_deref().and_then(path),
+        },
+    },
+    Setting {
         key: "record.hostname",
         uci: "hostname",
-        kind: Kind::Name(check_hostname),
+        kind: Kind::Name(check_record_name),
         default: Default::Required,
         uci_default: None,
-        help: "The DynHost name: a fully qualified name, no wildcard.",
+        help: "The name: a fully qualified name. A wildcard (`*.home.example.com`) or a \
+               zone apex only with `provider = \"ovh-api\"`.",
         target: Target::Record {
             set: |r, v| r.hostname = v.text().trim_end_matches('.').to_ascii_lowercase(),
             show: |r| Some(quote(&r.hostname)),
@@ -430,10 +495,13 @@ pub const SETTINGS: &[Setting] = &[
         key: "record.username",
         uci: "username",
         kind: Kind::Name(check_username),
-        default: Default::Required,
+        default: Default::Absent("required for `dyndns`"),
         uci_default: None,
-        help: "The DynHost login, usually `<zone>-<suffix>`.",
-        target: record!(username, text, |r| Some(quote(&r.username))),
+        help: "The DynHost login, usually `<zone>-<suffix>` (not used by `ovh-api`).",
+        target: Target::Record {
+            set: |r, v| r.username = v.text(),
+            show: |r| (r.provider == Publisher::DynDns).then(|| quote(&r.username)),
+        },
     },
     Setting {
         key: "record.password_file",
@@ -462,12 +530,11 @@ pub const SETTINGS: &[Setting] = &[
         kind: Kind::Secret,
         default: Default::Absent(""),
         uci_default: None,
-        help: "The password inline. Use one of the two.",
+        help: "The password inline. Use one of the two (neither for `ovh-api`).",
         target: Target::Record {
             set: |r, v| r.password = v.secret(),
             show: |r| {
-                r.password_file
-                    .is_none()
+                (r.password_file.is_none() && r.provider == Publisher::DynDns)
                     .then(|| format!("\"<redacted>\"  # {} bytes", r.password.len()))
             },
         },
@@ -565,6 +632,30 @@ pub const SETTINGS: &[Setting] = &[
                and loopback addresses are never published. `check` warns when it is on.",
         target: record!(allow_private, bool, |r| Some(r.allow_private.to_string())),
     },
+    Setting {
+        key: "record.provider",
+        uci: "provider",
+        kind: Kind::Name(check_provider),
+        default: Default::Value("dyndns"),
+        uci_default: None,
+        help: "How the record is published: `dyndns` (a DynHost login) or `ovh-api` (the \
+               zone's own A/AAAA records through the OVH API with the `[ovh]` \
+               credentials, then a zone refresh; see \"API mode\").",
+        target: Target::Record {
+            set: |r, v| r.provider = Publisher::parse(&v.text()).unwrap_or(Publisher::DynDns),
+            show: |r| Some(quote(r.provider.as_str())),
+        },
+    },
+    Setting {
+        key: "record.replace_all",
+        uci: "replace_all",
+        kind: Kind::Bool,
+        default: Default::Value("false"),
+        uci_default: None,
+        help: "API mode: when the name holds several A (AAAA) records, change them all \
+               (otherwise the update is refused, naming their ids).",
+        target: record!(replace_all, bool, |r| Some(r.replace_all.to_string())),
+    },
 ];
 
 /// The settings of one table (`""`, `"provider"`, `"record"`...).
@@ -600,6 +691,33 @@ pub(super) fn markdown_table() -> String {
         ));
     }
     out
+}
+
+fn check_provider(s: &str) -> Result<(), String> {
+    match Publisher::parse(s) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "{s:?} is not a provider: use \"dyndns\" or \"ovh-api\""
+        )),
+    }
+}
+
+fn check_endpoint(s: &str) -> Result<(), String> {
+    crate::ovh::Endpoint::parse(s).map(|_| ())
+}
+
+fn check_key(s: &str) -> Result<(), String> {
+    if !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err("an application key is 1 to 128 letters and digits".into())
+    }
+}
+
+/// A host name, or a wildcard (`*.` then a host name): which provider may take a
+/// wildcard is checked with the record.
+fn check_record_name(s: &str) -> Result<(), String> {
+    check_hostname(s.strip_prefix("*.").unwrap_or(s))
 }
 
 fn interval(d: Option<Duration>) -> Option<String> {

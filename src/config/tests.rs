@@ -566,3 +566,48 @@ fn sources_behind_nat_in_uci() {
         .config;
     assert_eq!(c.records[0].ipv4_source, [Source::Gateway]);
 }
+
+/// API mode: no login, wildcards and the apex allowed; a DynHost record gets neither.
+#[test]
+fn api_records_need_no_login_and_may_be_wildcards_or_the_apex() {
+    let ok = parse(
+        "[ovh]\nendpoint = \"ovh-eu\"\napplication_key = \"abc\"\n\
+         [[record]]\nhostname = \"*.home.example.com\"\nprovider = \"ovh-api\"\ninterface = \"ppp0\"\n\
+         [[record]]\nhostname = \"example.com\"\nprovider = \"ovh-api\"\nreplace_all = true\ninterface = \"ppp0\"\n",
+        None,
+    )
+    .unwrap()
+    .config;
+    assert_eq!(ok.records[0].provider, Publisher::OvhApi);
+    assert!(ok.records[1].replace_all);
+    assert!(ok.slot_specs().iter().all(|s| s.batched));
+    assert_eq!(ok.ovh.endpoint.as_deref(), Some("ovh-eu"));
+    let e = errors(
+        "[ovh]\nendpoint = \"ovh-mars\"\n\
+         [[record]]\nhostname = \"*.home.example.com\"\nusername = \"u\"\npassword = \"p\"\ninterface = \"ppp0\"\n\
+         [[record]]\nhostname = \"example.com\"\nusername = \"u\"\npassword = \"p\"\ninterface = \"ppp0\"\n\
+         [[record]]\nhostname = \"a.example.com\"\nprovider = \"ovh-api\"\nusername = \"u\"\ninterface = \"ppp0\"\n\
+         [[record]]\nhostname = \"b.example.com\"\nprovider = \"nsupdate\"\ninterface = \"ppp0\"\n\
+         [[record]]\nhostname = \"c.example.com\"\npassword = \"p\"\ninterface = \"ppp0\"\n",
+    );
+    let keys: Vec<&str> = e.iter().map(|(_, k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "ovh.endpoint",
+            "record[1].hostname",
+            "record[2].hostname",
+            "record[3].username",
+            // An unknown provider is read as the default, dyndns, and checked as one.
+            "record[4].username",
+            "record[4].password",
+            "record[4].provider",
+            "record[5].username"
+        ],
+        "{e:?}"
+    );
+    assert!(
+        e[1].2.contains("wildcard") && e[2].2.contains("apex"),
+        "{e:?}"
+    );
+}

@@ -18,7 +18,7 @@ use super::checks::suggest;
 use super::files::{CONFIG_LIMIT, Files, System};
 use super::settings::{Default, Kind, Setting, Target, Value};
 use super::table::{self, SETTINGS};
-use super::{Config, ConfigError, Loaded, Problem, Record, uci, value};
+use super::{Config, ConfigError, Loaded, Problem, Publisher, Record, uci, value};
 use crate::model::{Family, Source};
 use crate::{bounded, duration};
 
@@ -118,7 +118,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             .config
             .records
             .iter()
-            .any(|r| r.password_file.is_none());
+            .any(|r| r.password_file.is_none() && r.provider == Publisher::DynDns);
         if inline && meta.permissions().mode() & 0o077 != 0 {
             loaded.warnings.push(format!(
                 "{origin} holds a password and is readable by group or others (mode {:04o}); \
@@ -439,7 +439,21 @@ impl Walker<'_> {
         let mut r = Record::defaults();
         let mut scratch = Config::empty();
         self.apply(t, "record", &prefix, &mut scratch, &mut r);
-        self.password(t, span.clone(), key, &mut r);
+        if r.provider == Publisher::DynDns {
+            self.dyndns_only(t, span.clone(), key, &r);
+            self.password(t, span.clone(), key, &mut r);
+        } else {
+            for k in ["username", "password", "password_file"] {
+                if let Some(v) = t.get(k) {
+                    self.problem(
+                        v.span(),
+                        &format!("{key}.{k}"),
+                        "is not used with provider = \"ovh-api\": the [ovh] credentials sign \
+                         its calls; remove it",
+                    );
+                }
+            }
+        }
         if !r.ipv4 && !r.ipv6 {
             self.problem(
                 span,
@@ -449,6 +463,32 @@ impl Walker<'_> {
             );
         }
         (self.problems.len() == before).then_some(r)
+    }
+
+    /// What a DynHost record needs and cannot be: a login; no wildcard, no apex.
+    fn dyndns_only(&mut self, t: &DeTable<'_>, span: Range<usize>, key: &str, r: &Record) {
+        if t.get("username").is_none() {
+            self.problem(
+                span.clone(),
+                &format!("{key}.username"),
+                "missing (required)",
+            );
+        }
+        let at = t.get("hostname").map_or(span, Spanned::span);
+        if r.hostname.starts_with("*.") {
+            self.problem(
+                at,
+                &format!("{key}.hostname"),
+                "is a wildcard: DynHost records name one host (OVH refuses wildcards); \
+                 use provider = \"ovh-api\" to publish it through the zone's own records",
+            );
+        } else if r.hostname.split('.').count() == 2 {
+            self.problem(
+                at,
+                &format!("{key}.hostname"),
+                "is a zone apex: DynHost cannot publish it; use provider = \"ovh-api\"",
+            );
+        }
     }
 
     /// The sources a record names fit together with the rest of the config.

@@ -12,6 +12,8 @@ use super::types::Action;
 
 /// Requests under way at once, across all records.
 pub const MAX_IN_FLIGHT: usize = 8;
+/// Batched sends (API mode) under way at once.
+pub const MAX_IN_FLIGHT_BATCHED: usize = 64;
 
 impl Engine {
     /// Sends what waited for room (`MAX_IN_FLIGHT`), oldest slot first.
@@ -25,7 +27,14 @@ impl Engine {
 
     /// Decides whether slot `i` must send now.
     pub(super) fn evaluate(&mut self, i: usize, now: Instant) {
-        let in_flight = self.slots.iter().filter(|s| s.publish.in_flight()).count();
+        // Batched sends (API mode) have their own, larger room: the publisher bounds
+        // their requests itself, and holding some back would cost a refresh each.
+        let batched = self.slots[i].spec.batched;
+        let in_flight = self
+            .slots
+            .iter()
+            .filter(|s| s.publish.in_flight() && s.spec.batched == batched)
+            .count();
         let wall = self.wall_at(now);
         let max = self.timing.max_per_hour;
         let s = &mut self.slots[i];
@@ -33,7 +42,12 @@ impl Engine {
             return;
         };
         let drifted = s.dns.drifted();
-        let room = in_flight < MAX_IN_FLIGHT;
+        let room = in_flight
+            < if batched {
+                MAX_IN_FLIGHT_BATCHED
+            } else {
+                MAX_IN_FLIGHT
+            };
         match s
             .publish
             .decide(now, wall, &s.spec.key, addr, drifted, max, room)

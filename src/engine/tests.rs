@@ -42,6 +42,7 @@ fn spec(host: &str, family: Family, iface: &str) -> SlotSpec {
         sources: vec![Source::Interface],
         suffix: None,
         allow_private: false,
+        batched: false,
     }
 }
 

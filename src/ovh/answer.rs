@@ -27,6 +27,8 @@ pub(super) struct Answer {
     pub(super) status: u16,
     pub(super) location: Option<String>,
     pub(super) date: Option<i64>,
+    /// `Retry-After` in seconds (a 429's), if given as a number.
+    pub(super) retry_after: Option<u64>,
     pub(super) body: Vec<u8>,
 }
 
@@ -41,6 +43,11 @@ pub(super) async fn read(mut resp: reqwest::Response) -> Result<Answer, ReadErro
         .get(reqwest::header::DATE)
         .and_then(|v| v.to_str().ok())
         .and_then(http_date);
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let mut body = Vec::new();
     loop {
         match resp.chunk().await {
@@ -55,6 +62,7 @@ pub(super) async fn read(mut resp: reqwest::Response) -> Result<Answer, ReadErro
                     status,
                     location,
                     date,
+                    retry_after,
                     body,
                 });
             }

@@ -262,6 +262,13 @@ impl Client {
                 detail,
             },
         })?;
+        if answer.status == 429 {
+            return Err(ApiError::TooManyRequests {
+                method,
+                path: shown,
+                retry_after: answer.retry_after,
+            });
+        }
         trace!(
             status = answer.status,
             bytes = answer.body.len(),

@@ -386,6 +386,15 @@ fn file_list(files: &[(PathBuf, Ini)]) -> String {
 /// Reads the environment and the INI files (missing ones are skipped, as OVH's clients
 /// skip them), then resolves.
 pub fn load(endpoint_flag: Option<&str>) -> Result<Credentials, String> {
+    load_with(endpoint_flag, &|_| None)
+}
+
+/// As [`load`], with `overlay` consulted before the environment (the daemon's `[ovh]`
+/// settings, by their `OVH_*` variable names).
+pub fn load_with(
+    endpoint_flag: Option<&str>,
+    overlay: &dyn Fn(&str) -> Option<String>,
+) -> Result<Credentials, String> {
     let cwd = std::env::current_dir().ok();
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let mut files = Vec::new();
@@ -394,7 +403,7 @@ pub fn load(endpoint_flag: Option<&str>) -> Result<Credentials, String> {
             files.push((path, ini));
         }
     }
-    let env = |k: &str| std::env::var(k).ok();
+    let env = |k: &str| overlay(k).or_else(|| std::env::var(k).ok());
     let mut creds = resolve(endpoint_flag, &env, &files)?;
     if files.is_empty() {
         creds.sources.push("no ovh.conf file was found".into());

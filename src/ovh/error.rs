@@ -63,6 +63,12 @@ pub enum ApiError {
         status: u16,
         message: String,
     },
+    /// 429: too many requests; `Retry-After` in seconds, if given.
+    TooManyRequests {
+        method: Method,
+        path: String,
+        retry_after: Option<u64>,
+    },
     /// 5xx, after `attempts` tries.
     Server {
         method: Method,
@@ -232,6 +238,18 @@ impl fmt::Display for ApiError {
                 f,
                 "OVH refused {method} {path} ({status}: {message}). Check the zone, subdomain \
                  and login suffix given"
+            ),
+            ApiError::TooManyRequests {
+                method,
+                path,
+                retry_after,
+            } => write!(
+                f,
+                "OVH refused {method} {path} with HTTP 429 (too many requests){}: wait, then \
+                 try again",
+                retry_after
+                    .map(|s| format!("; it asks to retry after {s} s"))
+                    .unwrap_or_default()
             ),
             ApiError::Server {
                 method,

@@ -7,6 +7,8 @@
 //! - [`call`] (pure): a call's method, retry rule and bounds, and its dry-run text.
 //! - [`answer`]: an answer read within bounds, then classified (pure).
 //! - [`error`]: the closed set of errors, each naming its fix.
+//! - [`zone`] (pure): API mode's names, answers, plans and rights (`provider::ovh_api`
+//!   is its edge).
 
 pub mod answer;
 pub mod api;
@@ -14,6 +16,7 @@ pub mod call;
 pub mod credentials;
 pub mod error;
 pub mod sign;
+pub mod zone;
 
 pub use api::Client;
 pub use call::{Method, Retry};

@@ -3,6 +3,7 @@
 //! send through: the HTTP client, the dry run, or a test's fake.
 
 pub mod http;
+pub mod ovh_api;
 pub mod reply;
 pub mod request;
 
@@ -10,8 +11,9 @@ use std::future::Future;
 
 use tracing::info;
 
-use crate::config::Config;
+use crate::config::{Config, Publisher};
 pub use http::{HttpPublisher, init_tls};
+pub use ovh_api::ApiPublisher;
 use reply::Outcome;
 pub use request::{USER_AGENT, Update, update_url};
 
@@ -36,10 +38,14 @@ impl Publish for DryRun {
     }
 }
 
-/// The publisher chosen at start: real or dry run.
+/// The publisher chosen at start: real (DynHost, and the OVH API for the records in
+/// API mode) or dry run.
 #[derive(Clone)]
 pub enum Sender {
-    Http(HttpPublisher),
+    Http {
+        dyndns: HttpPublisher,
+        api: Option<ApiPublisher>,
+    },
     DryRun,
 }
 
@@ -48,7 +54,10 @@ impl Sender {
         if dry_run {
             Ok(Sender::DryRun)
         } else {
-            HttpPublisher::new(&config.provider).map(Sender::Http)
+            Ok(Sender::Http {
+                dyndns: HttpPublisher::new(&config.provider)?,
+                api: ApiPublisher::new(config)?,
+            })
         }
     }
 }
@@ -56,13 +65,16 @@ impl Sender {
 impl Publish for Sender {
     fn publish(&self, req: Update) -> impl Future<Output = Outcome> + 'static {
         let fut: std::pin::Pin<Box<dyn Future<Output = Outcome>>> = match self {
-            Sender::Http(h) => Box::pin(h.publish(req)),
+            Sender::Http { api: Some(api), .. } if req.provider == Publisher::OvhApi => {
+                Box::pin(api.publish(req))
+            }
+            Sender::Http { dyndns, .. } => Box::pin(dyndns.publish(req)),
             Sender::DryRun => Box::pin(DryRun.publish(req)),
         };
         fut
     }
 
     fn live(&self) -> bool {
-        matches!(self, Sender::Http(_))
+        matches!(self, Sender::Http { .. })
     }
 }

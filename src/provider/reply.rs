@@ -131,6 +131,21 @@ pub enum Outcome {
     Transport(Transport),
     /// `--dry-run`: the request was logged, not sent. Counts as published in memory only.
     DryRun,
+    /// The OVH API (a record with `provider = "ovh-api"`) refused or failed; its
+    /// sentence names the fix (`ovh::ApiError`).
+    Api(ApiFailure),
+}
+
+/// An OVH API failure as the engine sees it: a token, the sentence, and its class.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiFailure {
+    /// `api-not-granted`, `api-credential`, `api-429`...
+    pub token: String,
+    pub sentence: String,
+    /// `None`: blocked until the config is reloaded; `Some(floor)`: retried, no sooner.
+    pub retry: Option<Duration>,
+    /// An identity error (credentials, rights, zone): it holds for both families.
+    pub identity: bool,
 }
 
 /// What an outcome means for the record.
@@ -158,6 +173,10 @@ impl Outcome {
         };
         match self {
             Outcome::DryRun => Class::Published,
+            Outcome::Api(a) => match a.retry {
+                Some(floor) => Class::Transient { floor },
+                None => Class::Fatal,
+            },
             Outcome::Transport(_) => transient,
             Outcome::Reply(r) => match r {
                 Reply::Good(_) | Reply::NoChange(_) => Class::Published,
@@ -181,6 +200,9 @@ impl Outcome {
     /// Whether a fatal answer is about the login or the host, and so holds for both
     /// families of the record, rather than about this one request.
     pub fn concerns_record(&self) -> bool {
+        if let Outcome::Api(a) = self {
+            return a.identity;
+        }
         matches!(
             self,
             Outcome::Reply(
@@ -205,6 +227,7 @@ impl Outcome {
     pub fn token(&self) -> String {
         match self {
             Outcome::DryRun => "dry-run".into(),
+            Outcome::Api(a) => a.token.clone(),
             Outcome::Transport(Transport::NotSent(_)) => "not-sent".into(),
             Outcome::Transport(Transport::Unconfirmed(_)) => "unconfirmed".into(),
             Outcome::Transport(Transport::ClockWrong(_)) => "clock".into(),
@@ -233,6 +256,7 @@ impl Outcome {
             Outcome::Reply(Reply::ProviderError { .. } | Reply::Status(_)) => {
                 Some("check provider.url, hostname and username")
             }
+            Outcome::Api(_) => Some("the reply says what to fix; then reload the config"),
             _ => None,
         }
     }
@@ -242,6 +266,7 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::DryRun => f.write_str("dry run, nothing sent"),
+            Outcome::Api(a) => f.write_str(&a.sentence),
             Outcome::Transport(Transport::NotSent(e)) => write!(f, "not sent: {e}"),
             Outcome::Transport(Transport::ClockWrong(e)) => write!(f, "the clock is wrong: {e}"),
             Outcome::Transport(Transport::Unconfirmed(e)) => {

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use reqwest::Url;
 
-use crate::config::Config;
+use crate::config::{Config, Publisher};
 use crate::model::SlotKey;
 use crate::secret::Secret;
 
@@ -18,6 +18,9 @@ pub struct Update {
     pub url: Url,
     pub username: String,
     pub password: Secret,
+    /// DynHost, or the OVH API (which uses none of the above but the key and address).
+    pub provider: Publisher,
+    pub replace_all: bool,
 }
 
 impl Update {
@@ -30,11 +33,21 @@ impl Update {
             url: update_url(&config.provider.url, &record.hostname, addr),
             username: record.username.clone(),
             password: record.password.clone(),
+            provider: record.provider,
+            replace_all: record.replace_all,
         })
     }
 
     /// The exact request, for logs and dry runs, with the password redacted.
     pub fn describe(&self) -> String {
+        if self.provider == Publisher::OvhApi {
+            return format!(
+                "through the OVH API: set the {} records of {} to {}, then refresh the zone",
+                crate::ovh::zone::field_type(self.key.family),
+                self.key.hostname,
+                self.addr
+            );
+        }
         format!(
             "GET {} with Authorization: Basic <{}:redacted> and User-Agent: {USER_AGENT}",
             self.url, self.username
@@ -90,5 +103,26 @@ mod tests {
             ..key
         };
         assert!(Update::new(&config, &v6, "2001:db8::1".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn an_api_record_describes_its_calls_without_secrets() {
+        let config = crate::config::parse(
+            "[[record]]\nhostname = \"*.home.example.com\"\nprovider = \"ovh-api\"\ninterface = \"ppp0\"\nipv6 = true\n",
+            None,
+        )
+        .unwrap()
+        .config;
+        let key = SlotKey {
+            hostname: "*.home.example.com".into(),
+            family: Family::V6,
+        };
+        let req = Update::new(&config, &key, "2001:db8::1".parse().unwrap()).unwrap();
+        assert_eq!(req.provider, Publisher::OvhApi);
+        assert_eq!(
+            req.describe(),
+            "through the OVH API: set the AAAA records of *.home.example.com to 2001:db8::1, \
+             then refresh the zone"
+        );
     }
 }

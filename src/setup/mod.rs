@@ -12,8 +12,10 @@
 //! - [`token`], [`list`], [`remove`]: the `--request-token`, `--list` and `--remove`
 //!   modes; [`rules`] (pure) holds the API rights setup needs (docs/setup.md).
 //! - [`error`]: [`Failure`], why setup stopped, and its exit codes.
+//! - [`api_record`]: `--api-record`, a record in API mode (`provider = "ovh-api"`).
 
 pub mod api;
+pub mod api_record;
 pub mod error;
 pub mod execute;
 pub mod files;
@@ -123,6 +125,13 @@ pub struct SetupArgs {
           "rotate_password", "replace_record"])]
     pub remove: bool,
 
+    /// Set up a record published through the OVH API rather than DynHost: a consumer
+    /// key with exactly API mode's rights on --zone, and the record (provider =
+    /// "ovh-api"). --subdomain may then be a wildcard (`*`, `*.home`) or `@` (the apex).
+    #[arg(long, conflicts_with_all = ["request_token", "list", "remove", "login_suffix",
+          "ip", "password_file", "rotate_password", "replace_record"])]
+    pub api_record: bool,
+
     /// Do not ask before --remove deletes.
     #[arg(short = 'y', long, requires = "remove")]
     pub yes: bool,
@@ -136,7 +145,19 @@ pub async fn run(
     given: bool,
     dry_run: bool,
 ) -> Result<(), Failure> {
-    if args.request_token {
+    let special = args
+        .subdomain
+        .as_deref()
+        .is_some_and(|s| s == "@" || s.starts_with('*'));
+    if special && !args.api_record {
+        return Err(Failure::Usage(
+            "a wildcard or the apex (@) cannot be a DynHost record: add --api-record to              publish it through the OVH API"
+                .into(),
+        ));
+    }
+    if args.api_record {
+        api_record::api_record(args, config, given, dry_run).await
+    } else if args.request_token {
         token::request_token(args, dry_run).await
     } else if args.list {
         list::list(args).await
@@ -172,7 +193,12 @@ fn zone(s: &str) -> Result<String, String> {
 
 fn subdomain(s: &str) -> Result<String, String> {
     let sub = s.to_ascii_lowercase();
-    if s.len() > 190 || !labels_ok(&sub) {
+    // A wildcard or the apex, for --api-record only (`run` says so).
+    if sub == "@" || sub == "*" {
+        return Ok(sub);
+    }
+    let plain = sub.strip_prefix("*.").unwrap_or(&sub);
+    if s.len() > 190 || !labels_ok(plain) {
         return Err(format!(
             "{:?} is not a subdomain: labels of letters, digits, '-' and '_', such as home \
              or home.v4 (no wildcard, no zone)",
@@ -218,7 +244,7 @@ mod tests {
             vec!["t", "--zone", "example.com"],
             vec!["t", "--subdomain", "home"],
             vec!["t", "--zone", "example", "--subdomain", "home"],
-            vec!["t", "--zone", "example.com", "--subdomain", "*"],
+            vec!["t", "--zone", "example.com", "--subdomain", "**"],
             vec!["t", "--zone", "example.com", "--subdomain", "a;reboot"],
             vec![
                 "t",

@@ -240,6 +240,25 @@ impl Bind {
         start.elapsed()
     }
 
+    /// Replaces several rrsets in one RFC 2136 update (what a zone refresh publishes at
+    /// once), then waits until the server answers each.
+    pub fn set_many(&self, sets: &[(String, Family, Vec<IpAddr>)], ttl: u32) {
+        let mut lines = Vec::new();
+        for (name, family, addrs) in sets {
+            let (owner, rtype) = (fqdn(name), rtype(*family));
+            lines.push(format!("update delete {owner} {rtype}"));
+            for a in addrs {
+                lines.push(format!("update add {owner} {ttl} {rtype} {a}"));
+            }
+        }
+        self.update(&lines);
+        for (name, family, addrs) in sets {
+            let mut want: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+            want.sort();
+            self.wait_answer(&fqdn(name), rtype(*family), &want);
+        }
+    }
+
     /// Deletes the `family` records of `name` and waits until the server has none.
     pub fn delete(&self, name: &str, family: Family) -> Duration {
         let owner = fqdn(name);

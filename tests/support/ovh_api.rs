@@ -78,7 +78,16 @@ pub enum Fault {
     /// `/auth/time` answers the clock shifted by this many seconds (the verifier keeps
     /// the true one).
     TimeLie(i64),
+    /// Hold the call this long, then reset the connection without applying it (a call
+    /// under way when the client is killed).
+    HoldThenReset(Duration),
+    /// Answer 429 with `Retry-After: N` (nothing is applied).
+    RateLimited(u64),
 }
+
+/// Called on each `POST /domain/zone/{zone}/refresh`, before it is answered, with the
+/// zone's name and its records: what the zone's DNS servers serve from then on.
+pub type OnRefresh = Box<dyn Fn(&str, &Zone) + Send + Sync>;
 
 struct Injected {
     method: String,
@@ -140,6 +149,7 @@ struct Shared {
     stop: AtomicBool,
     live: Mutex<HashMap<u64, TcpStream>>,
     next_conn: AtomicU64,
+    on_refresh: Mutex<Option<OnRefresh>>,
 }
 
 impl Shared {
@@ -282,6 +292,7 @@ impl OvhApi {
             stop: AtomicBool::new(false),
             live: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(0),
+            on_refresh: Mutex::new(None),
         });
         let listener = Arc::new(TcpListener::bind("127.0.0.1:0").expect("fake API: bind"));
         let addr = listener.local_addr().expect("fake API: addr");
@@ -417,6 +428,39 @@ impl OvhApi {
         }
     }
 
+    /// What a refresh publishes (API mode's tests point it at BIND).
+    pub fn on_refresh(&self, f: OnRefresh) {
+        *self.shared.on_refresh.lock().unwrap() = Some(f);
+    }
+
+    /// Moves the fake's clock (the client's clock jumped the other way).
+    pub fn set_clock_offset(&self, offset: i64) {
+        self.shared.state().clock_offset = offset;
+    }
+
+    /// Changes a record's target behind the client's back (the control panel).
+    pub fn set_target(&self, zone: &str, id: u64, target: &str) {
+        if let Some(r) = self
+            .shared
+            .state()
+            .zones
+            .get_mut(zone)
+            .and_then(|z| z.records.get_mut(&id))
+        {
+            r.target = target.into();
+        }
+    }
+
+    /// The ids and targets of `zone`'s records of this type and subdomain.
+    pub fn targets(&self, zone: &str, field_type: &str, sub: &str) -> Vec<(u64, String)> {
+        self.zone(zone)
+            .records
+            .iter()
+            .filter(|(_, r)| r.field_type == field_type && r.sub_domain == sub)
+            .map(|(id, r)| (*id, r.target.clone()))
+            .collect()
+    }
+
     /// Every DynHost password the fake was sent.
     pub fn passwords(&self) -> Vec<String> {
         self.shared.state().passwords.clone()
@@ -549,6 +593,7 @@ enum Answer {
     Text(u16, String),
     Redirect(u16, String),
     Reset,
+    Limited(u64),
 }
 
 fn handle(stream: TcpStream, shared: &Shared, tls: Arc<rustls::ServerConfig>) -> io::Result<()> {
@@ -588,6 +633,14 @@ fn handle(stream: TcpStream, shared: &Shared, tls: Arc<rustls::ServerConfig>) ->
         Answer::Redirect(status, location) => {
             write_answer(&mut conn, status, "text/plain", "", Some(&location), &date)
         }
+        Answer::Limited(secs) => write_answer(
+            &mut conn,
+            429,
+            "application/json",
+            &json!({"message": "Too many requests"}).to_string(),
+            Some(&format!("\r\nRetry-After: {secs}")),
+            &date,
+        ),
     }
 }
 
@@ -604,8 +657,11 @@ fn write_answer(
          Date: {date}\r\nConnection: close\r\n",
         body.len()
     );
-    if let Some(l) = location {
-        head.push_str(&format!("Location: {l}\r\n"));
+    match location {
+        // A whole extra header line rather than a Location (429's Retry-After).
+        Some(raw) if raw.starts_with("\r\n") => head.push_str(&format!("{}\r\n", &raw[2..])),
+        Some(l) => head.push_str(&format!("Location: {l}\r\n")),
+        None => {}
     }
     head.push_str("\r\n");
     conn.write_all(head.as_bytes())?;
@@ -687,7 +743,7 @@ fn respond(shared: &Shared, req: &Request) -> Answer {
             f.fault.clone()
         })
     };
-    if let Some(Fault::Delay(d)) = &fault {
+    if let Some(Fault::Delay(d) | Fault::HoldThenReset(d)) = &fault {
         thread::sleep(*d);
     }
 
@@ -770,6 +826,8 @@ fn respond(shared: &Shared, req: &Request) -> Answer {
             }
         }
         match fault {
+            Some(Fault::HoldThenReset(_)) => break 'answer (0, Answer::Reset),
+            Some(Fault::RateLimited(secs)) => break 'answer (429, Answer::Limited(secs)),
             Some(Fault::Json(s, b)) => break 'answer (s, Answer::Json(s, b)),
             Some(Fault::Text(s, b)) => break 'answer (s, Answer::Text(s, b)),
             Some(Fault::Redirect(s, l)) => break 'answer (s, Answer::Redirect(s, l)),
@@ -790,7 +848,17 @@ fn respond(shared: &Shared, req: &Request) -> Answer {
         }
     };
     call.status = status;
-    st.calls.push(call);
+    let refreshed = (call.method == "POST" && status == 200 && api_path.ends_with("/refresh"))
+        .then(|| api_path.split('/').nth(3).unwrap_or("").to_string())
+        .and_then(|z| st.zones.get(&z).cloned().map(|zone| (z, zone)));
+    drop(st);
+    // The zone's servers serve the change before the refresh is answered.
+    if let Some((name, zone)) = refreshed
+        && let Some(f) = shared.on_refresh.lock().unwrap().as_ref()
+    {
+        f(&name, &zone);
+    }
+    shared.state().calls.push(call);
     answer
 }
 
@@ -874,6 +942,15 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// An A record's target is an IPv4 address, an AAAA's an IPv6 one.
+fn valid_target(field_type: &str, target: &str) -> bool {
+    match field_type {
+        "A" => target.parse::<std::net::Ipv4Addr>().is_ok(),
+        "AAAA" => target.parse::<std::net::Ipv6Addr>().is_ok(),
+        _ => !target.is_empty(),
+    }
+}
+
 fn not_found() -> (u16, String) {
     class_err(404, "Client::NotFound", "This service does not exist")
 }
@@ -941,6 +1018,51 @@ fn route(
             ),
             None => not_found(),
         },
+        ("PUT", ["record", id]) => {
+            let v = json_body.unwrap_or(Value::Null);
+            let known = v.as_object().is_some_and(|o| {
+                o.keys()
+                    .all(|k| ["subDomain", "target", "ttl"].contains(&k.as_str()))
+            });
+            match (
+                id.parse().ok().and_then(|i: u64| zone.records.get_mut(&i)),
+                str_field(&v, "target"),
+            ) {
+                (None, _) => not_found(),
+                (Some(r), Some(t)) if known && valid_target(&r.field_type, t) => {
+                    r.target = t.into();
+                    if let Some(sub) = str_field(&v, "subDomain") {
+                        r.sub_domain = sub.into();
+                    }
+                    ok(Value::Null)
+                }
+                _ => class_err(400, "Client::BadRequest", "Invalid target for this record"),
+            }
+        }
+        ("POST", ["record"]) => {
+            let v = json_body.unwrap_or(Value::Null);
+            match (str_field(&v, "fieldType"), str_field(&v, "target")) {
+                (Some(ft), Some(t)) if valid_target(ft, t) => {
+                    let sub = str_field(&v, "subDomain").unwrap_or("");
+                    zone.records.insert(
+                        next_id,
+                        FakeRecord {
+                            field_type: ft.into(),
+                            sub_domain: sub.into(),
+                            target: t.into(),
+                        },
+                    );
+                    ok(
+                        json!({"id": next_id, "fieldType": ft, "subDomain": sub, "target": t, "ttl": 0, "zone": zone_name}),
+                    )
+                }
+                _ => class_err(
+                    400,
+                    "Client::BadRequest",
+                    "fieldType and target are required",
+                ),
+            }
+        }
         ("DELETE", ["record", id]) => {
             match id.parse().ok().and_then(|i: u64| zone.records.remove(&i)) {
                 Some(_) => ok(Value::Null),

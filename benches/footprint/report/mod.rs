@@ -12,6 +12,7 @@ use crate::elf::Elf;
 use crate::host::{Versions, machine};
 use crate::opts::Opts;
 use crate::peers::{Peer, PeerResult};
+use crate::scenarios::api::ApiRun;
 use crate::scenarios::flap::Flap;
 use crate::scenarios::gateway::GatewayRun;
 use crate::scenarios::idle::DynIdle;
@@ -57,6 +58,8 @@ pub struct Results {
     pub gateway: Vec<(Duration, Result<GatewayRun, String>)>,
     /// (verification on, debounce, result)
     pub verify: Vec<(bool, Duration, Result<VerifyRun, String>)>,
+    /// API mode (issue 23).
+    pub api: Option<Result<ApiRun, String>>,
 }
 
 struct Row {
@@ -131,6 +134,7 @@ pub fn render(r: &Results, opts: &Opts, versions: &Versions, elapsed: Duration) 
     more::scale(&mut t, r);
     more::gateway(&mut t, r);
     more::verify(&mut t, r);
+    more::api(&mut t, r);
     let rows = t.rows;
 
     let mut out = String::new();

@@ -306,6 +306,34 @@ pub(super) fn verify(t: &mut Table, r: &Results) {
     t.rows.push(row.target("", None));
 }
 
+/// API mode: change → visible at `debounce = "0s"`.
+pub(super) fn api(t: &mut Table, r: &Results) {
+    let Some(res) = &r.api else { return };
+    let metric = "API mode (`provider = \"ovh-api\"`, the fake OVH API on loopback, real BIND \
+                  updated at each zone refresh): address change → the authoritative server \
+                  answers the new address, `debounce = \"0s\"`: min / median / p95 / max";
+    let limit = TARGET_VERIFY_SLACK;
+    let target = format!("p95 ≤ {}", fmt_dur(limit));
+    let row = match res {
+        Ok(a) => match (stats(&a.visible), stats(&a.applied)) {
+            (Some(st), Some(applied)) => {
+                let cell = format!(
+                    "{} (of which the refresh's nsupdate until BIND answers: median {}; {} API \
+                     calls per change)",
+                    fmt_stats(&st),
+                    fmt_dur(applied.median),
+                    a.calls
+                );
+                let ok = t.judge(st.p95 <= limit);
+                Row::new(metric, cell).target(target, ok)
+            }
+            _ => Row::new(metric, "no sample").target(target, t.judge(false)),
+        },
+        Err(e) => Row::new(metric, err_cell(e)).target(target, t.judge(false)),
+    };
+    t.rows.push(row);
+}
+
 fn cost_cell(on: &VerifyRun, off: &VerifyRun) -> String {
     let run_us = |c: &[Cost]| median_u64(c.iter().map(|c| c.run_ns)) as f64 / 1e3;
     let switches = |c: &[Cost]| median_u64(c.iter().map(Cost::switches));

@@ -4,6 +4,7 @@
 //! gateway as the address source (`gateway`, real miniupnpd) and DNS verification
 //! (`verify`, real BIND). The peers' run is in `peers`.
 
+pub mod api;
 pub mod flap;
 pub mod gateway;
 pub mod idle;

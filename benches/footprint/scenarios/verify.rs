@@ -68,7 +68,7 @@ type Seen = Arc<(Mutex<Vec<(Ipv4Addr, Option<Instant>)>>, Condvar)>;
 
 /// Asks `server` until it answers exactly `addr` for `HOST` (authoritatively); the
 /// moment it did, or `None` after 10 s.
-fn first_answer(
+pub(crate) fn first_answer(
     rt: &tokio::runtime::Runtime,
     server: SocketAddr,
     addr: Ipv4Addr,

@@ -15,6 +15,7 @@ pub mod checks;
 mod display;
 pub mod env;
 pub mod files;
+pub mod notify;
 pub mod settings;
 mod table;
 pub use table::SETTINGS;
@@ -61,7 +62,7 @@ pub struct Config {
     pub web: Web,
     pub verify: Verify,
     /// `[notify]`: notifications, the command hook, the heartbeat.
-    pub notify: crate::notify::Settings,
+    pub notify: notify::Settings,
     /// node_exporter textfile written at each event (`None`: off).
     pub metrics_file: Option<PathBuf>,
     /// The OVH API credentials, for records with `provider = "ovh-api"`.
@@ -202,7 +203,7 @@ impl Config {
                 resolver: None,
                 interval: None,
             },
-            notify: crate::notify::Settings::default(),
+            notify: notify::Settings::default(),
             metrics_file: None,
             ovh: Ovh::default(),
             records: Vec::new(),

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use super::Publisher;
 use super::checks::{check_hostname, check_interface, check_username};
+use super::notify;
 use super::quote;
 use super::settings::{Default, Kind, Setting, Target};
 use crate::duration;
 use crate::model::Source;
-use crate::notify;
 use crate::secret::Secret;
 
 const fn secs(s: u64) -> Duration {
@@ -318,7 +318,7 @@ pub const SETTINGS: &[Setting] = &[
                         .iter()
                         .map(|u| {
                             quote(
-                                &notify::target::parse(u.expose())
+                                &notify::parse(u.expose())
                                     .map_or_else(|_| "<redacted>".into(), |t| t.label),
                             )
                         })
@@ -398,7 +398,7 @@ pub const SETTINGS: &[Setting] = &[
                 c.notify
                     .heartbeat_url
                     .as_ref()
-                    .map(|u| quote(&notify::heartbeat::label(u.expose())))
+                    .map(|u| quote(&notify::heartbeat_label(u.expose())))
             },
         },
     },

@@ -22,8 +22,6 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ring::rand::{SecureRandom, SystemRandom};
-
 use super::files::CONFIG_LIMIT;
 
 /// How long a writer waits for another one to finish.
@@ -169,9 +167,8 @@ fn dir_of(path: &Path) -> PathBuf {
 
 /// A random name part for temporary files.
 fn nonce() -> String {
-    let mut b = [0u8; 8];
     // A failed RNG still leaves O_EXCL to keep the name from being someone else's file.
-    let _ = SystemRandom::new().fill(&mut b);
+    let b = crate::random::bytes::<8>().unwrap_or_default();
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 

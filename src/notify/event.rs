@@ -5,69 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::model::Family;
 
-/// The kinds of event, by the name `events = [...]` and `DYNHOST_EVENT` use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Published,
-    Visible,
-    NotVisible,
-    Drift,
-    Failed,
-    Recovered,
-    Blocked,
-    Unavailable,
-    Test,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 9] = [
-        Kind::Published,
-        Kind::Visible,
-        Kind::NotVisible,
-        Kind::Drift,
-        Kind::Failed,
-        Kind::Recovered,
-        Kind::Blocked,
-        Kind::Unavailable,
-        Kind::Test,
-    ];
-
-    /// What `events` holds when not set (issue 20: `visible` and `recovered` are asked for).
-    pub const DEFAULT: [Kind; 6] = [
-        Kind::Published,
-        Kind::Failed,
-        Kind::Blocked,
-        Kind::NotVisible,
-        Kind::Drift,
-        Kind::Unavailable,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Published => "published",
-            Kind::Visible => "visible",
-            Kind::NotVisible => "not_visible",
-            Kind::Drift => "drift",
-            Kind::Failed => "failed",
-            Kind::Recovered => "recovered",
-            Kind::Blocked => "blocked",
-            Kind::Unavailable => "unavailable",
-            Kind::Test => "test",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// Whether this kind means something is wrong (for priorities and the heartbeat).
-    pub fn is_trouble(self) -> bool {
-        matches!(
-            self,
-            Kind::NotVisible | Kind::Failed | Kind::Blocked | Kind::Unavailable
-        )
-    }
-}
+pub use crate::config::notify::Kind;
 
 /// One event. Strings are empty where they do not apply (`previous` of a first publish,
 /// `dns` outside the DNS events).

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::target::Request;
+pub use crate::config::notify::{check_heartbeat as check, heartbeat_label as label};
 
 /// When the next scheduled ping is due: `interval` after the last one (or after start).
 pub fn next_due(interval: Option<Duration>, last: Instant) -> Option<Instant> {
@@ -45,27 +46,6 @@ pub fn ping(url: &str, failure: Option<&str>) -> Request {
             headers: vec![("Content-Type", "text/plain; charset=utf-8".into())],
             body: r.as_bytes().to_vec(),
         },
-    }
-}
-
-/// The heartbeat URL as shown: scheme and host, the rest (the UUID or push token) hidden.
-pub fn label(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(u) => format!(
-            "{}://{}{}/<redacted>",
-            u.scheme(),
-            u.host_str().unwrap_or(""),
-            u.port().map(|p| format!(":{p}")).unwrap_or_default()
-        ),
-        Err(_) => "<redacted>".into(),
-    }
-}
-
-/// Checks a heartbeat URL: http(s) with a host.
-pub fn check(url: &str) -> Result<(), String> {
-    match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
-        _ => Err("expected an http(s) URL, such as https://hc-ping.com/<uuid>".into()),
     }
 }
 

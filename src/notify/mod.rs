@@ -38,6 +38,10 @@ pub mod queue;
 mod send;
 pub mod target;
 
+pub use crate::config::notify::{
+    Settings, check_command, check_events, check_heartbeat_url, check_urls,
+};
+
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::net::IpAddr;
@@ -54,88 +58,9 @@ pub use target::{Endpoints, Target};
 
 use crate::model::Family;
 use crate::provider::reply::{Class, Outcome, Reply};
-use crate::secret::Secret;
 
 /// Deliveries under way at once, all targets together.
 pub const MAX_IN_FLIGHT: usize = 4;
-
-/// The `[notify]` settings.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Settings {
-    /// Service URLs, checked by [`target::parse`] when read.
-    pub urls: Vec<Secret>,
-    /// argv of the hook; empty: none.
-    pub command: Vec<String>,
-    pub events: Vec<Kind>,
-    pub heartbeat_url: Option<Secret>,
-    pub heartbeat: Option<Duration>,
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            urls: Vec::new(),
-            command: Vec::new(),
-            events: Kind::DEFAULT.to_vec(),
-            heartbeat_url: None,
-            heartbeat: None,
-        }
-    }
-}
-
-impl Settings {
-    /// Whether anything is to be sent at all.
-    pub fn is_active(&self) -> bool {
-        !self.urls.is_empty() || !self.command.is_empty() || self.heartbeat_url.is_some()
-    }
-}
-
-/// `notify.urls`: each a URL [`target::parse`] takes (at most 16).
-pub fn check_urls(urls: &[String]) -> Result<(), String> {
-    if urls.len() > 16 {
-        return Err("at most 16 URLs".into());
-    }
-    for (i, u) in urls.iter().enumerate() {
-        target::parse(u).map_err(|e| format!("[{i}]: {e}"))?;
-    }
-    Ok(())
-}
-
-/// `notify.command`: an absolute program path, then its arguments.
-pub fn check_command(argv: &[String]) -> Result<(), String> {
-    match argv.first() {
-        None => Err("the list is empty".into()),
-        Some(p) if !p.starts_with('/') => {
-            Err("the program must be an absolute path (no shell, no PATH lookup)".into())
-        }
-        _ if argv.iter().any(|a| a.contains('\0')) => Err("contains a NUL byte".into()),
-        _ if argv.len() > 64 => Err("at most 64 arguments".into()),
-        _ => Ok(()),
-    }
-}
-
-/// `notify.events`: known event names, each once.
-pub fn check_events(names: &[String]) -> Result<(), String> {
-    for (i, n) in names.iter().enumerate() {
-        if Kind::parse(n).is_none_or(|k| k == Kind::Test) {
-            let all: Vec<&str> = Kind::ALL[..8].iter().map(|k| k.as_str()).collect();
-            let shown: String = n.chars().take(32).collect();
-            return Err(format!(
-                "{shown:?} is not an event (one of: {})",
-                all.join(", ")
-            ));
-        }
-        if names[..i].contains(n) {
-            return Err(format!("{n:?} is listed twice"));
-        }
-    }
-    Ok(())
-}
-
-/// `notify.heartbeat_url`: one http(s) URL.
-pub fn check_heartbeat_url(url: &[String]) -> Result<(), String> {
-    url.iter().try_for_each(|u| heartbeat::check(u))
-}
 
 /// Where one event goes.
 #[derive(Clone, Debug)]

@@ -32,6 +32,7 @@
 //! - The ground floor, which every layer may use: [`model`] (families, the kernel's
 //!   view, record keys and what the state file keeps), [`date`], [`server`] (a DNS
 //!   server as written), [`exit`] (the exit codes), [`once`] (the "said once" latch),
+//!   [`random`] (the one source of randomness),
 //!   [`logging`], [`systemd`] (readiness), [`clock`] (clock-set events),
 //!   [`bounded`] (every file read), [`secret`], [`duration`].
 //!
@@ -59,6 +60,7 @@ pub mod once;
 pub mod ovh;
 pub mod policy;
 pub mod provider;
+pub mod random;
 pub mod request;
 pub mod secret;
 pub mod server;

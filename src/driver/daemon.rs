@@ -11,9 +11,7 @@ use futures::FutureExt;
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
-use super::{
-    Announcements, Command, Commands, Done, Edges, Io, Kernel, Left, Outside, Watch, now, seed,
-};
+use super::{Announcements, Command, Commands, Done, Edges, Io, Kernel, Left, Outside, Watch, now};
 use crate::config::Config;
 use crate::engine::{Engine, Mode, RequestError, SlotReport};
 use crate::model::{Interest, NetEvent};
@@ -46,7 +44,7 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
         &edges.state,
         now(),
         state::wall_now(),
-        seed(),
+        crate::random::seed(),
     );
     // Subscribed before the engine's first dump is taken (the loop below).
     let interest = engine.interest();

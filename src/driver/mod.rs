@@ -273,11 +273,3 @@ impl<K: Kernel, P: Publish, O: Outside> Edges<K, P, O> {
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
-
-/// Jitter seed: different per process and start, no RNG crate needed.
-fn seed() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    t ^ (u64::from(std::process::id()) << 32)
-}

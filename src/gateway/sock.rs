@@ -155,18 +155,9 @@ pub fn only_from(sock: &impl AsRawFd, sources: &[Ipv4Addr]) -> io::Result<()> {
     setsockopt(sock.as_raw_fd(), libc::SOL_SOCKET, SO_ATTACH_FILTER, &fprog)
 }
 
-/// 12 random bytes from the kernel (getrandom(2)).
+/// 12 random bytes for a request's nonce.
 pub fn random_nonce() -> io::Result<[u8; 12]> {
-    let mut n = [0u8; 12];
-    // SAFETY: writes at most n.len() bytes into n.
-    let got = unsafe { libc::getrandom(n.as_mut_ptr().cast(), n.len(), 0) };
-    if got == n.len() as isize {
-        Ok(n)
-    } else if got < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Err(io::Error::other("getrandom returned too few bytes"))
-    }
+    crate::random::bytes().map_err(io::Error::other)
 }
 
 #[cfg(test)]

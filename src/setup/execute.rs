@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::json;
 use tracing::debug;
 
@@ -22,12 +21,9 @@ const PASSWORD_LEN: usize = 24;
 /// dyndns2 Basic header take them), with at least one of each kind.
 pub fn new_password() -> Result<Secret, Failure> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let rng = SystemRandom::new();
     for _ in 0..16 {
-        let mut raw = [0u8; 64];
-        rng.fill(&mut raw).map_err(|_| {
-            Failure::Other("the system's random number generator failed; retry".into())
-        })?;
+        let mut raw =
+            crate::random::bytes::<64>().map_err(|e| Failure::Other(format!("{e}; retry")))?;
         // 248 = 4 * 62: no modulo bias.
         let pw: String = raw
             .iter()

@@ -1,5 +1,6 @@
-//! Exit codes, in one table: `app` maps errors through it and `--help` (`cli`) prints it.
-//! Ground floor: both use it, neither owns it.
+//! Exit codes, in one table, and the one application error that maps to them: `app`
+//! and `setup` return [`Error`], `--help` (`cli`) prints the table. Ground floor: they
+//! all use it, none owns it.
 
 use std::fmt::Write as _;
 
@@ -16,6 +17,42 @@ pub enum Exit {
     /// The configuration is invalid (sysexits' EX_CONFIG).
     Config,
 }
+
+/// The one application error: why a command (`dynhost setup` too) stopped. Closed:
+/// each kind has its exit code; the text is the operator's message, shown as is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The config, or a file it names, is invalid.
+    Config(String),
+    /// `update` for an interface or family no enabled record follows.
+    NotFollowed(String),
+    /// Arguments that cannot work together (those clap cannot see).
+    Usage(String),
+    /// Anything else that kept the command from doing its work.
+    Failed(String),
+}
+
+impl Error {
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Config(_) => Exit::Config,
+            Error::NotFollowed(_) => Exit::NotFollowed,
+            Error::Usage(_) => Exit::Usage,
+            Error::Failed(_) => Exit::Failure,
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Config(m) | Error::Failed(m) | Error::Usage(m) => f.write_str(m),
+            Error::NotFollowed(m) => write!(f, "{m}; nothing to do"),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
 
 /// Every exit code with its meaning, in order.
 pub const TABLE: &[(Exit, u8, &str)] = &[

@@ -39,6 +39,27 @@
 //! A module uses its own layer and those below only, and no two modules or files
 //! import each other: README's "Development" section has the layers, and
 //! `contrib/dev/imports.py` counts cycles and upward imports.
+//!
+//! # Errors
+//!
+//! One policy, as mini-redis states its own at its crate root:
+//!
+//! - **Typed at a module boundary.** A function another module calls returns a plain
+//!   `enum` (or a unit struct) when it can fail: the caller branches on the kind, or maps
+//!   it to an exit code, and `Display` gives the operator's words. Examples:
+//!   [`exit::Error`], `ovh::ApiError`, `engine::RequestError`, [`random::Unavailable`].
+//!   No `thiserror`: it is not built for Linux today (the lock file has it only for
+//!   Android's TLS verifier, through `jni`); it would add a proc-macro build (`syn`)
+//!   for code the same size as the few hand-written `Display` impls it replaces.
+//! - **A `String` only where a message is finally shown**: a config check's reason
+//!   (the settings table's `check` functions return the words `check` prints next to
+//!   the key), a line for the log or the terminal. Such a `Result<_, String>` says why
+//!   in a comment; inside a module, private helpers may pass strings along to the edge
+//!   that shows them.
+//! - **One application error**, [`exit::Error`]: every command, `dynhost setup`
+//!   included, ends in it, and its kind is the exit code (`exit::TABLE`). `app`
+//!   re-exports it as `app::Error`.
+//! - Secrets never enter an error's text (see [`secret`]).
 
 pub mod app;
 pub mod bounded;

@@ -14,7 +14,6 @@ pub mod update;
 pub mod verify;
 pub mod warned;
 
-use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -23,55 +22,7 @@ use tracing::{info, warn};
 use crate::cli::{Cli, Command};
 use crate::config::{self, Config};
 use crate::{netlink, setup};
-pub use exit::Exit;
-
-/// Why a command stopped. Closed: each kind has its exit code.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Error {
-    /// The config, or a file it names, is invalid.
-    Config(String),
-    /// `update` for an interface or family no enabled record follows.
-    NotFollowed(String),
-    /// Arguments that cannot work together (those clap cannot see).
-    Usage(String),
-    /// Anything else that kept the command from doing its work.
-    Failed(String),
-}
-
-impl Error {
-    pub fn exit(&self) -> Exit {
-        match self {
-            Error::Config(_) => Exit::Config,
-            Error::NotFollowed(_) => Exit::NotFollowed,
-            Error::Usage(_) => Exit::Usage,
-            Error::Failed(_) => Exit::Failure,
-        }
-    }
-}
-
-/// Why `dynhost setup` stopped, as the application's error (here, not in `setup`: the
-/// lower layer does not know the higher one).
-impl From<crate::setup::Failure> for Error {
-    fn from(f: crate::setup::Failure) -> Error {
-        use crate::setup::Failure;
-        match f {
-            Failure::Usage(m) => Error::Usage(m),
-            Failure::Config(m) => Error::Config(m),
-            Failure::Other(m) => Error::Failed(m),
-        }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Config(m) | Error::Failed(m) | Error::Usage(m) => f.write_str(m),
-            Error::NotFollowed(m) => write!(f, "{m}; nothing to do"),
-        }
-    }
-}
-
-pub type Result<T> = std::result::Result<T, Error>;
+pub use exit::{Error, Exit, Result};
 
 /// Makes a panic anywhere end the process, whatever the build profile: OpenWrt builds
 /// with `panic = "unwind"`, under which a panic in a spawned task (the control server,

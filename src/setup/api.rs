@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::Failure;
+use super::Error;
 use super::plan::{DynRecord, Login, ZoneRecord};
 use crate::model::Family;
 use crate::ovh::call::describe;
@@ -53,11 +53,11 @@ impl Api<'_> {
     }
 
     /// The zone itself: a 404 means it is not in this account.
-    pub(super) async fn zone_exists(&self) -> Result<(), Failure> {
+    pub(super) async fn zone_exists(&self) -> Result<(), Error> {
         let path = self.path("");
         match self.read(&path).await {
             Ok(_) => Ok(()),
-            Err(ApiError::NotFound { .. }) => Err(Failure::Other(format!(
+            Err(ApiError::NotFound { .. }) => Err(Error::Failed(format!(
                 "the zone {} is not in this OVH account (GET {path} answered 404): check \
                  --zone, and that the API credentials belong to the account that holds the \
                  zone (its DNS must be at OVH)",
@@ -67,13 +67,13 @@ impl Api<'_> {
         }
     }
 
-    pub(super) async fn login_names(&self, query: &str) -> Result<Vec<String>, Failure> {
+    pub(super) async fn login_names(&self, query: &str) -> Result<Vec<String>, Error> {
         let path = self.path(&format!("/dynHost/login{query}"));
         let v = self.read(&path).await?;
         strings(&v, &path)
     }
 
-    pub(super) async fn login(&self, name: &str) -> Result<Login, Failure> {
+    pub(super) async fn login(&self, name: &str) -> Result<Login, Error> {
         let path = self.path(&format!("/dynHost/login/{name}"));
         let v = self.read(&path).await?;
         Ok(Login {
@@ -83,7 +83,7 @@ impl Api<'_> {
     }
 
     /// The logins serving `sub`, plus `wanted` wherever it points.
-    pub(super) async fn logins(&self, sub: &str, wanted: &str) -> Result<Vec<Login>, Failure> {
+    pub(super) async fn logins(&self, sub: &str, wanted: &str) -> Result<Vec<Login>, Error> {
         let mut names = self.login_names(&format!("?subDomain={sub}")).await?;
         for n in self.login_names(&format!("?login={wanted}")).await? {
             if !names.contains(&n) {
@@ -98,7 +98,7 @@ impl Api<'_> {
         Ok(out)
     }
 
-    pub(super) async fn dyn_records(&self, sub: Option<&str>) -> Result<Vec<DynRecord>, Failure> {
+    pub(super) async fn dyn_records(&self, sub: Option<&str>) -> Result<Vec<DynRecord>, Error> {
         let query = sub.map(|s| format!("?subDomain={s}")).unwrap_or_default();
         let path = self.path(&format!("/dynHost/record{query}"));
         let ids = ids(&self.read(&path).await?, &path)?;
@@ -120,7 +120,7 @@ impl Api<'_> {
     }
 
     /// Ordinary A and AAAA records of `sub`.
-    pub(super) async fn ordinary(&self, sub: &str) -> Result<Vec<ZoneRecord>, Failure> {
+    pub(super) async fn ordinary(&self, sub: &str) -> Result<Vec<ZoneRecord>, Error> {
         let mut out = Vec::new();
         for (kind, family) in [("A", Family::V4), ("AAAA", Family::V6)] {
             let path = self.path(&format!("/record?fieldType={kind}&subDomain={sub}"));
@@ -138,14 +138,14 @@ impl Api<'_> {
     }
 }
 
-pub(super) fn unexpected(path: &str, what: &str) -> Failure {
-    Failure::Other(format!(
+pub(super) fn unexpected(path: &str, what: &str) -> Error {
+    Error::Failed(format!(
         "unexpected answer to GET {}: {what}; is --endpoint the OVH API?",
         path.split('?').next().unwrap_or(path)
     ))
 }
 
-fn strings(v: &Value, path: &str) -> Result<Vec<String>, Failure> {
+fn strings(v: &Value, path: &str) -> Result<Vec<String>, Error> {
     let list = v.as_array().ok_or_else(|| unexpected(path, "not a list"))?;
     if list.len() > MAX_LIST {
         return Err(unexpected(path, "more than 500 entries"));
@@ -159,7 +159,7 @@ fn strings(v: &Value, path: &str) -> Result<Vec<String>, Failure> {
         .collect()
 }
 
-fn ids(v: &Value, path: &str) -> Result<Vec<u64>, Failure> {
+fn ids(v: &Value, path: &str) -> Result<Vec<u64>, Error> {
     let list = v.as_array().ok_or_else(|| unexpected(path, "not a list"))?;
     if list.len() > MAX_LIST {
         return Err(unexpected(path, "more than 500 entries"));
@@ -172,7 +172,7 @@ fn ids(v: &Value, path: &str) -> Result<Vec<u64>, Failure> {
         .collect()
 }
 
-fn field<T: FromValue>(v: &Value, key: &str, path: &str) -> Result<T, Failure> {
+fn field<T: FromValue>(v: &Value, key: &str, path: &str) -> Result<T, Error> {
     v.get(key)
         .and_then(T::from_value)
         .ok_or_else(|| unexpected(path, &format!("no {key}")))
@@ -189,14 +189,14 @@ impl FromValue for String {
 }
 
 /// Names from the API go into paths: only what a login or zone can hold.
-pub(super) fn check_name(s: &str, what: &str) -> Result<(), Failure> {
+pub(super) fn check_name(s: &str, what: &str) -> Result<(), Error> {
     if s.is_empty()
         || s.len() > 255
         || !s
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
     {
-        return Err(Failure::Other(format!(
+        return Err(Error::Failed(format!(
             "the API listed a {what} whose name cannot be used in a request ({:?})",
             printable(s)
         )));

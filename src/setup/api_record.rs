@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::api::{printable, unexpected};
 use super::flow::{hostname_of, load_credentials, sub_arg, zone_arg};
-use super::{Failure, SetupArgs, files};
+use super::{Error, SetupArgs, files};
 use crate::config::{self, quote};
 use crate::netlink;
 use crate::ovh::call::describe;
@@ -48,23 +48,23 @@ pub async fn api_record(
     config: &Path,
     given: bool,
     dry_run: bool,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let zone_name = zone_arg(args)?;
     let sub = sub_of(&sub_arg(args)?);
     let hostname = hostname_of(&sub, &zone_name);
-    let target = files::locate(config, given).map_err(Failure::Config)?;
+    let target = files::locate(config, given).map_err(Error::Config)?;
     if target.format == files::Format::Uci {
-        return Err(Failure::Usage(format!(
+        return Err(Error::Usage(format!(
             "{} is a UCI config: --api-record writes TOML only for now; add the record by \
              hand (option provider 'ovh-api', see README \"API mode\")",
             target.path.display()
         )));
     }
-    let existing = files::existing(&target).map_err(Failure::Config)?;
+    let existing = files::existing(&target).map_err(Error::Config)?;
     if let Some(c) = &existing
         && c.records.iter().any(|r| r.hostname == hostname)
     {
-        return Err(Failure::Config(format!(
+        return Err(Error::Config(format!(
             "{} already has a record for {hostname}; remove it first",
             target.path.display()
         )));
@@ -74,7 +74,7 @@ pub async fn api_record(
         application_key, ..
     } = &creds.auth
     else {
-        return Err(Failure::Config(
+        return Err(Error::Config(
             "API mode signs its calls with an application key and a consumer key; an \
              OAuth2 service account is not supported by it yet"
                 .into(),
@@ -84,9 +84,9 @@ pub async fn api_record(
         Some(i) => i.clone(),
         None => netlink::default_route_interface()
             .await
-            .map_err(Failure::Other)?
+            .map_err(Error::Failed)?
             .ok_or_else(|| {
-                Failure::Usage(
+                Error::Usage(
                     "no --interface was given and there is no default route to take it from: \
                      pass --interface IF (e.g. ppp0)"
                         .into(),
@@ -143,7 +143,7 @@ pub async fn api_record(
         ));
         Ok((text, add_ovh))
     };
-    let (text, add_ovh) = appended(target.text.as_deref()).map_err(Failure::Config)?;
+    let (text, add_ovh) = appended(target.text.as_deref()).map_err(Error::Config)?;
     if dry_run {
         println!(
             "dry run: would call {}\nand append to {}:{}",
@@ -153,7 +153,7 @@ pub async fn api_record(
         );
         return Ok(());
     }
-    files::validate(&target, &text).map_err(Failure::Config)?;
+    files::validate(&target, &text).map_err(Error::Config)?;
     let client = Client::application_only(&creds, args.ca_file.as_deref())?;
     let v = client
         .call(Method::Post, "/auth/credential", Some(&body), Retry::Never)
@@ -169,10 +169,10 @@ pub async fn api_record(
         .map(printable)
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
         .ok_or_else(|| unexpected("/auth/credential", "no validationUrl"))?;
-    files::write_password_file(&key_file, &Secret::new(ck.to_string())).map_err(Failure::Config)?;
+    files::write_password_file(&key_file, &Secret::new(ck.to_string())).map_err(Error::Config)?;
     // Through the one config writer: under its lock, on the file as it is now.
     let change = |now: Option<&str>| appended(now).map(|(t, _)| Some(t));
-    config::write::edit(&target.path, target.text.as_deref(), &change).map_err(Failure::Config)?;
+    config::write::edit(&target.path, target.text.as_deref(), &change).map_err(Error::Config)?;
     let ovh = add_ovh.then_some(());
     println!(
         "The consumer key is in {} (mode 0600); {} has the record for {hostname}{}.\n\

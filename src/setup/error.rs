@@ -1,33 +1,15 @@
-//! Why `dynhost setup` stopped, and the exit code each reason maps to.
+//! How the OVH API's errors become the application's [`Error`] (`crate::exit`), the one
+//! error `dynhost setup` returns: a client or credentials problem is the config's
+//! (exit 78), anything else a failure (exit 1).
 
-use std::fmt;
-
+use crate::exit::Error;
 use crate::ovh::ApiError;
 
-/// Why setup stopped.
-#[derive(Debug)]
-pub enum Failure {
-    /// The arguments cannot work (exit 2).
-    Usage(String),
-    /// The config, the credentials or the local files (exit 78).
-    Config(String),
-    /// The API, the network or the system (exit 1).
-    Other(String),
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Usage(m) | Failure::Config(m) | Failure::Other(m) => f.write_str(m),
-        }
-    }
-}
-
-impl From<ApiError> for Failure {
-    fn from(e: ApiError) -> Failure {
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Error {
         match e {
-            ApiError::Client(_) | ApiError::NoConsumerKey { .. } => Failure::Config(e.to_string()),
-            other => Failure::Other(other.to_string()),
+            ApiError::Client(_) | ApiError::NoConsumerKey { .. } => Error::Config(e.to_string()),
+            other => Error::Failed(other.to_string()),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde_json::json;
 use tracing::debug;
 
-use super::Failure;
+use super::Error;
 use super::api::Api;
 use super::files::{self, PasswordRef, RecordSpec, Target};
 use super::plan::{Action, Plan};
@@ -19,11 +19,11 @@ const PASSWORD_LEN: usize = 24;
 
 /// A strong DynHost password: letters and digits (every DynHost client and the
 /// dyndns2 Basic header take them), with at least one of each kind.
-pub fn new_password() -> Result<Secret, Failure> {
+pub fn new_password() -> Result<Secret, Error> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     for _ in 0..16 {
         let mut raw =
-            crate::random::bytes::<64>().map_err(|e| Failure::Other(format!("{e}; retry")))?;
+            crate::random::bytes::<64>().map_err(|e| Error::Failed(format!("{e}; retry")))?;
         // 248 = 4 * 62: no modulo bias.
         let pw: String = raw
             .iter()
@@ -40,7 +40,7 @@ pub fn new_password() -> Result<Secret, Failure> {
             return Ok(Secret::new(pw));
         }
     }
-    Err(Failure::Other(
+    Err(Error::Failed(
         "could not draw a password from the random number generator; retry".into(),
     ))
 }
@@ -51,7 +51,7 @@ pub(super) async fn execute(
     n: &Names,
     target: &Target,
     spec: &RecordSpec,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let mut p = Progress {
         done: Vec::new(),
         todo: plan.actions.iter().map(|a| todo_text(a, n)).collect(),

@@ -14,7 +14,7 @@ use super::files::{self, PasswordRef, RecordSpec};
 use super::plan::{self, ConfigRecord, Observed, Plan, Refusal, Wanted};
 use super::progress::Names;
 use super::report::{check, dry_run_summary, report};
-use super::{Failure, SetupArgs};
+use super::{Error, SetupArgs};
 use crate::model::Family;
 use crate::ovh::{Client, Credentials, credentials};
 use crate::policy::{self, Selection};
@@ -28,22 +28,22 @@ pub(super) fn hostname_of(sub: &str, zone: &str) -> String {
     }
 }
 
-pub(super) fn load_credentials(args: &SetupArgs) -> Result<Credentials, Failure> {
-    let creds = credentials::load(args.endpoint.as_deref()).map_err(Failure::Config)?;
+pub(super) fn load_credentials(args: &SetupArgs) -> Result<Credentials, Error> {
+    let creds = credentials::load(args.endpoint.as_deref()).map_err(Error::Config)?;
     debug!(endpoint = %creds.endpoint, sources = ?creds.sources, "OVH API credentials");
     Ok(creds)
 }
 
-pub(super) fn zone_arg(args: &SetupArgs) -> Result<String, Failure> {
+pub(super) fn zone_arg(args: &SetupArgs) -> Result<String, Error> {
     args.zone
         .clone()
-        .ok_or_else(|| Failure::Usage("--zone is required".into()))
+        .ok_or_else(|| Error::Usage("--zone is required".into()))
 }
 
-pub(super) fn sub_arg(args: &SetupArgs) -> Result<String, Failure> {
+pub(super) fn sub_arg(args: &SetupArgs) -> Result<String, Error> {
     args.subdomain
         .clone()
-        .ok_or_else(|| Failure::Usage("--subdomain is required".into()))
+        .ok_or_else(|| Error::Usage("--subdomain is required".into()))
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -62,11 +62,11 @@ pub async fn setup(
     config_path: &Path,
     given: bool,
     dry_run: bool,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let zone = zone_arg(args)?;
     let sub = sub_arg(args)?;
     let hostname = hostname_of(&sub, &zone);
-    config::check_hostname(&hostname).map_err(Failure::Usage)?;
+    config::check_hostname(&hostname).map_err(Error::Usage)?;
     let families = if args.ipv6 {
         vec![Family::V4, Family::V6]
     } else {
@@ -75,34 +75,34 @@ pub async fn setup(
     for (i, ip) in args.ip.iter().enumerate() {
         let family = Family::of(ip);
         if !families.contains(&family) {
-            return Err(Failure::Usage(format!(
+            return Err(Error::Usage(format!(
                 "--ip {ip} is IPv6, but the record publishes IPv4 only: add --ipv6"
             )));
         }
         if args.ip[..i].iter().any(|o| Family::of(o) == family) {
-            return Err(Failure::Usage(format!(
+            return Err(Error::Usage(format!(
                 "--ip is given twice for {family}; give at most one address per family"
             )));
         }
     }
 
     // Local checks first: nothing is asked of the API for a config setup cannot write.
-    let target = files::locate(config_path, given).map_err(Failure::Config)?;
-    let existing = files::existing(&target).map_err(Failure::Config)?;
+    let target = files::locate(config_path, given).map_err(Error::Config)?;
+    let existing = files::existing(&target).map_err(Error::Config)?;
     let password_file = match &args.password_file {
         Some(p) => absolute(p),
         None => files::default_password_file(&target, &hostname),
     };
     files::check_value("the password file path", &password_file.to_string_lossy())
-        .map_err(Failure::Usage)?;
-    let have_password = files::password_file_state(&password_file).map_err(Failure::Config)?;
+        .map_err(Error::Usage)?;
+    let have_password = files::password_file_state(&password_file).map_err(Error::Config)?;
     let interface = match &args.interface {
         Some(i) => i.clone(),
         None => netlink::default_route_interface()
             .await
-            .map_err(Failure::Other)?
+            .map_err(Error::Failed)?
             .ok_or_else(|| {
-                Failure::Usage(
+                Error::Usage(
                     "no --interface was given and there is no default route to take it from: \
                      pass --interface IF (e.g. ppp0)"
                         .into(),
@@ -137,7 +137,7 @@ pub async fn setup(
     if config_record.is_none() {
         let text = files::with_record(&target, &spec, PasswordRef::Placeholder);
         files::validate(&target, &text).map_err(|e| {
-            Failure::Config(format!(
+            Error::Config(format!(
                 "adding the record for {hostname} would break {}, so setup stops before \
                  changing anything:\n{e}",
                 target.path.display()
@@ -178,7 +178,7 @@ pub async fn setup(
 }
 
 /// Says so when a failure came before any change.
-fn nothing_changed(f: Failure) -> Failure {
+fn nothing_changed(f: Error) -> Error {
     let add = |m: String| {
         if m.contains("Nothing was changed") {
             m
@@ -187,9 +187,10 @@ fn nothing_changed(f: Failure) -> Failure {
         }
     };
     match f {
-        Failure::Usage(m) => Failure::Usage(add(m)),
-        Failure::Config(m) => Failure::Config(add(m)),
-        Failure::Other(m) => Failure::Other(add(m)),
+        Error::Usage(m) => Error::Usage(add(m)),
+        Error::Config(m) => Error::Config(add(m)),
+        Error::Failed(m) => Error::Failed(add(m)),
+        Error::NotFollowed(m) => Error::NotFollowed(add(m)),
     }
 }
 
@@ -201,7 +202,7 @@ async fn observe_and_plan(
     device: &str,
     have_password: bool,
     config_record: Option<ConfigRecord>,
-) -> Result<Plan, Failure> {
+) -> Result<Plan, Error> {
     let (zone, sub) = (&names.zone, &names.sub);
     let families = if args.ipv6 {
         vec![Family::V4, Family::V6]
@@ -227,7 +228,7 @@ async fn observe_and_plan(
         .iter()
         .any(|f| !args.ip.iter().any(|ip| Family::of(ip) == *f));
     let snapshot = if need_dump {
-        Some(netlink::dump().await.map_err(Failure::Other)?)
+        Some(netlink::dump().await.map_err(Error::Failed)?)
     } else {
         None
     };
@@ -276,9 +277,9 @@ async fn observe_and_plan(
     plan::plan(&observed, &wanted).map_err(|r| refusal(r, names, device))
 }
 
-fn refusal(r: Refusal, n: &Names, device: &str) -> Failure {
+fn refusal(r: Refusal, n: &Names, device: &str) -> Error {
     match r {
-        Refusal::OrdinaryRecords(list) => Failure::Other(format!(
+        Refusal::OrdinaryRecords(list) => Error::Failed(format!(
             "{} already has {} in the zone: {}. A DynHost name must not also have ordinary \
              A or AAAA records (OVH makes them for the DynHost record itself). Delete them in \
              the control panel, or run setup again with --replace-record to have it delete \
@@ -294,25 +295,25 @@ fn refusal(r: Refusal, n: &Names, device: &str) -> Failure {
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
-        Refusal::LoginElsewhere { login, sub_domain } => Failure::Other(format!(
+        Refusal::LoginElsewhere { login, sub_domain } => Error::Failed(format!(
             "the DynHost login {login} exists and serves {}, not {}: choose another \
              --login-suffix. Nothing was changed.",
             hostname_of(&sub_domain, &n.zone),
             n.hostname
         )),
-        Refusal::SeveralLogins(list) => Failure::Other(format!(
+        Refusal::SeveralLogins(list) => Error::Failed(format!(
             "several DynHost logins serve {}: {}. Say which one setup uses with \
              --login-suffix. Nothing was changed.",
             n.hostname,
             list.join(", ")
         )),
-        Refusal::NoAddress { family, why } => Failure::Other(format!(
+        Refusal::NoAddress { family, why } => Error::Failed(format!(
             "there is no {family} address to publish for {} now ({why}), so setup stops \
              before creating the DynHost record. Run it once the link has a public address, \
              or give one with --ip ADDR. Nothing was changed.",
             n.hostname
         )),
-        Refusal::ConfigDiffers { what } => Failure::Config(format!(
+        Refusal::ConfigDiffers { what } => Error::Config(format!(
             "{} already has a record for {} that is not the one setup would write ({}; \
              interface {device}). Remove that record or make it match, then run setup again. \
              Nothing was changed.",

@@ -2,11 +2,11 @@
 
 use super::api::{Api, check_name};
 use super::flow::{hostname_of, load_credentials, zone_arg};
-use super::{Failure, SetupArgs};
+use super::{Error, SetupArgs};
 use crate::ovh::Client;
 
 /// `--list --zone Z`: the zone's DynHost logins and records.
-pub async fn list(args: &SetupArgs) -> Result<(), Failure> {
+pub async fn list(args: &SetupArgs) -> Result<(), Error> {
     let zone = zone_arg(args)?;
     let creds = load_credentials(args)?;
     let client = Client::connect(&creds, args.ca_file.as_deref()).await?;

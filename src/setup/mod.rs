@@ -11,7 +11,7 @@
 //! - [`files`]: the password file and the config edit, atomic and validated.
 //! - [`token`], [`list`], [`remove`]: the `--request-token`, `--list` and `--remove`
 //!   modes; [`rules`] (pure) holds the API rights setup needs (docs/setup.md).
-//! - [`error`]: [`Failure`], why setup stopped, and its exit codes.
+//! - `error`: how the OVH API's errors map to the application's [`Error`] (why setup stopped).
 //! - [`api_record`]: `--api-record`, a record in API mode (`provider = "ovh-api"`).
 
 pub mod api;
@@ -36,7 +36,7 @@ use clap::{ArgAction, Args};
 use crate::config::check_hostname;
 use crate::request::{Checked, parse_interface as interface, parse_ip as publishable_ip};
 
-pub use error::Failure;
+pub use crate::exit::Error;
 
 #[derive(Args, Debug, Clone)]
 #[command(
@@ -139,18 +139,13 @@ pub struct SetupArgs {
 
 /// Runs `dynhost setup`. `config` is the global `--config` (`given`: set explicitly),
 /// `dry_run` the global `--dry-run`.
-pub async fn run(
-    args: &SetupArgs,
-    config: &Path,
-    given: bool,
-    dry_run: bool,
-) -> Result<(), Failure> {
+pub async fn run(args: &SetupArgs, config: &Path, given: bool, dry_run: bool) -> Result<(), Error> {
     let special = args
         .subdomain
         .as_deref()
         .is_some_and(|s| s == "@" || s.starts_with('*'));
     if special && !args.api_record {
-        return Err(Failure::Usage(
+        return Err(Error::Usage(
             "a wildcard or the apex (@) cannot be a DynHost record: add --api-record to              publish it through the OVH API"
                 .into(),
         ));

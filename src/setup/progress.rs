@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::Failure;
+use super::Error;
 use super::plan::Action;
 
 /// What a failure half-way leaves, for the operator.
@@ -14,7 +14,7 @@ pub(super) struct Progress {
 }
 
 impl Progress {
-    pub(super) fn fail(&self, error: impl fmt::Display, unknown: Option<String>) -> Failure {
+    pub(super) fn fail(&self, error: impl fmt::Display, unknown: Option<String>) -> Error {
         let mut m = error.to_string();
         if self.done.is_empty() && unknown.is_none() {
             m.push_str("\nNothing was changed.");
@@ -37,7 +37,7 @@ impl Progress {
                  and completes the rest.",
             );
         }
-        Failure::Other(m)
+        Error::Failed(m)
     }
 }
 

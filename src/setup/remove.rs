@@ -8,7 +8,7 @@ use super::api::{Api, check_name};
 use super::execute::{Step, delete};
 use super::flow::{hostname_of, load_credentials, sub_arg, zone_arg};
 use super::progress::Progress;
-use super::{Failure, SetupArgs, files, plan};
+use super::{Error, SetupArgs, files, plan};
 use crate::ovh::{Client, Method, Retry};
 
 /// `--remove --zone Z --subdomain S`: the DynHost records of the name, then its logins.
@@ -17,7 +17,7 @@ pub async fn remove(
     config_path: &Path,
     given: bool,
     dry_run: bool,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let zone = zone_arg(args)?;
     let sub = sub_arg(args)?;
     let hostname = hostname_of(&sub, &zone);
@@ -131,10 +131,10 @@ pub async fn remove(
 }
 
 /// Asks on the terminal; refuses without one.
-fn confirm() -> Result<(), Failure> {
+fn confirm() -> Result<(), Error> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        return Err(Failure::Usage(
+        return Err(Error::Usage(
             "--remove deletes from the zone and asks first, but stdin is not a terminal: pass \
              --yes to confirm. Nothing was deleted."
                 .into(),
@@ -147,9 +147,9 @@ fn confirm() -> Result<(), Failure> {
     let mut reader = std::io::BufReader::new(&mut limited);
     reader
         .read_line(&mut line)
-        .map_err(|e| Failure::Other(format!("cannot read the answer: {e}")))?;
+        .map_err(|e| Error::Failed(format!("cannot read the answer: {e}")))?;
     match line.trim() {
         "y" | "Y" | "yes" | "YES" | "Yes" => Ok(()),
-        _ => Err(Failure::Other("not confirmed: nothing was deleted".into())),
+        _ => Err(Error::Failed("not confirmed: nothing was deleted".into())),
     }
 }

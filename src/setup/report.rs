@@ -1,19 +1,19 @@
 //! The end of a run: `dynhost check` on the config as it is now, what was done and what
 //! to do next; or, in a dry run, the config as it would be and what would change.
 
-use super::Failure;
+use super::Error;
 use super::files::{self, PasswordRef, RecordSpec, Target};
 use super::plan::{Action, Plan};
 use super::progress::{Names, done_text};
 use crate::config;
 
 /// Step 7: `dynhost check` on the file as it is now.
-pub(super) fn check(target: &Target) -> Result<String, Failure> {
-    let loaded = config::load(&target.path).map_err(|e| Failure::Config(e.to_string()))?;
+pub(super) fn check(target: &Target) -> Result<String, Error> {
+    let loaded = config::load(&target.path).map_err(|e| Error::Config(e.to_string()))?;
     for w in &loaded.warnings {
         crate::outln!("warning: {w}");
     }
-    crate::provider::HttpPublisher::new(&loaded.config.provider).map_err(Failure::Config)?;
+    crate::provider::HttpPublisher::new(&loaded.config.provider).map_err(Error::Config)?;
     let c = &loaded.config;
     Ok(format!(
         "check: {}: OK, {} record(s), {} enabled",
@@ -67,13 +67,13 @@ pub(super) fn dry_run_summary(
     n: &Names,
     target: &Target,
     spec: &RecordSpec,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     for note in &plan.notes {
         crate::outln!("note: {note}");
     }
     if plan.actions.contains(&Action::AddToConfig) {
         let text = files::with_record(target, spec, PasswordRef::Placeholder);
-        files::validate(target, &text).map_err(Failure::Config)?;
+        files::validate(target, &text).map_err(Error::Config)?;
         crate::outln!(
             "check (the config as it would be): {}: OK",
             target.path.display()

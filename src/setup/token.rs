@@ -5,15 +5,15 @@ use serde_json::{Value, json};
 
 use super::api::{printable, unexpected};
 use super::flow::load_credentials;
-use super::{Failure, SetupArgs, rules};
+use super::{Error, SetupArgs, rules};
 use crate::ovh::call::describe;
 use crate::ovh::{Auth, Client, Method, Retry};
 
 /// `--request-token [--zone Z]`: a consumer key with exactly the rights setup needs.
-pub async fn request_token(args: &SetupArgs, dry_run: bool) -> Result<(), Failure> {
+pub async fn request_token(args: &SetupArgs, dry_run: bool) -> Result<(), Error> {
     let creds = load_credentials(args)?;
     if let Auth::OAuth2 { .. } = creds.auth {
-        return Err(Failure::Config(format!(
+        return Err(Error::Config(format!(
             "the credentials are an OAuth2 service account: it has no consumer key, its \
              rights come from an IAM policy. Grant it these actions on the zone: {}",
             rules::IAM_ACTIONS.join(", ")

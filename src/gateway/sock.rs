@@ -1,19 +1,25 @@
-//! The socket options std and tokio do not offer: SO_REUSEPORT before bind, a multicast
-//! membership by interface index, IP_MULTICAST_IF, IP_MULTICAST_ALL.
+//! The socket options std and tokio do not offer (SO_REUSEPORT before bind, a multicast
+//! membership by interface index, IP_MULTICAST_IF, IP_MULTICAST_ALL, a BPF filter), set
+//! through `socket2`, which covers them all.
 
 use std::io;
 use std::mem::size_of;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, RawFd};
 
-/// setsockopt(2) with a typed value (public for the benchmark's own listener).
+use socket2::{Domain, InterfaceIndexOrAddress, SockFilter, SockRef, Socket, Type};
+
+/// setsockopt(2) with a typed value, for an option `socket2` lacks: only the
+/// benchmark's listener uses it (SO_TIMESTAMPNS); the daemon's options go through
+/// `socket2`.
 pub fn setsockopt<T>(
     fd: RawFd,
     level: libc::c_int,
     name: libc::c_int,
     value: &T,
 ) -> io::Result<()> {
-    // SAFETY: `value` points to a live T of the size passed.
+    // SAFETY: `value` points to a live T of the size passed; unsafe because socket2
+    // has no setter for these options.
     let rc = unsafe {
         libc::setsockopt(
             fd,
@@ -30,20 +36,18 @@ pub fn setsockopt<T>(
     }
 }
 
-fn in_addr(a: Ipv4Addr) -> libc::in_addr {
-    libc::in_addr {
-        s_addr: u32::from(a).to_be(),
-    }
+/// Sends multicast out of the interface that holds `addr`.
+pub fn set_multicast_if(sock: &impl AsFd, addr: Ipv4Addr) -> io::Result<()> {
+    SockRef::from(sock).set_multicast_if_v4(&addr)
 }
 
-/// Sends multicast out of the interface that holds `addr`.
-pub fn set_multicast_if(sock: &impl AsRawFd, addr: Ipv4Addr) -> io::Result<()> {
-    setsockopt(
-        sock.as_raw_fd(),
-        libc::IPPROTO_IP,
-        libc::IP_MULTICAST_IF,
-        &in_addr(addr),
-    )
+/// The interface a membership is on: by index, or with index 0 by its address.
+fn interface(ifindex: u32, iface_addr: Ipv4Addr) -> InterfaceIndexOrAddress {
+    if ifindex == 0 {
+        InterfaceIndexOrAddress::Address(iface_addr)
+    } else {
+        InterfaceIndexOrAddress::Index(ifindex)
+    }
 }
 
 /// A non-blocking UDP socket bound to `bind` with SO_REUSEADDR and SO_REUSEPORT (other
@@ -55,74 +59,26 @@ pub fn shared_multicast(
     ifindex: u32,
     iface_addr: Ipv4Addr,
 ) -> io::Result<std::net::UdpSocket> {
-    // SAFETY: plain socket(2); the descriptor is owned right below.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_INET,
-            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a fresh descriptor nobody else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let one: libc::c_int = 1;
-    setsockopt(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, &one)?;
-    setsockopt(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, &one)?;
-    let sa = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: bind.port().to_be(),
-        sin_addr: in_addr(*bind.ip()),
-        sin_zero: [0; 8],
-    };
-    // SAFETY: `sa` is a valid sockaddr_in of the size passed.
-    let rc = unsafe {
-        libc::bind(
-            raw,
-            (&sa as *const libc::sockaddr_in).cast(),
-            size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let sock = Socket::new(Domain::IPV4, Type::DGRAM.nonblocking().cloexec(), None)?;
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    sock.bind(&bind.into())?;
     // Without this, Linux also delivers groups other sockets joined, on any interface.
     // Old kernels lack it; the source check still applies then.
-    let zero: libc::c_int = 0;
-    let _ = setsockopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, &zero);
-    let mreq = libc::ip_mreqn {
-        imr_multiaddr: in_addr(group),
-        imr_address: in_addr(iface_addr),
-        imr_ifindex: ifindex as libc::c_int,
-    };
-    setsockopt(raw, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)?;
-    Ok(std::net::UdpSocket::from(fd))
+    let _ = sock.set_multicast_all_v4(false);
+    sock.join_multicast_v4_n(&group, &interface(ifindex, iface_addr))?;
+    Ok(sock.into())
 }
 
 /// Joins `group` on one more interface (by index, or with index 0 by `iface_addr`).
 pub fn join(
-    sock: &impl AsRawFd,
+    sock: &impl AsFd,
     group: Ipv4Addr,
     ifindex: u32,
     iface_addr: Ipv4Addr,
 ) -> io::Result<()> {
-    let mreq = libc::ip_mreqn {
-        imr_multiaddr: in_addr(group),
-        imr_address: in_addr(iface_addr),
-        imr_ifindex: ifindex as libc::c_int,
-    };
-    setsockopt(
-        sock.as_raw_fd(),
-        libc::IPPROTO_IP,
-        libc::IP_ADD_MEMBERSHIP,
-        &mreq,
-    )
+    SockRef::from(sock).join_multicast_v4_n(&group, &interface(ifindex, iface_addr))
 }
-
-/// SO_ATTACH_FILTER: 26 on every Linux architecture OpenWrt and Debian build for.
-const SO_ATTACH_FILTER: libc::c_int = 26;
 
 /// The classic BPF program that passes IPv4 datagrams whose source address is one of
 /// `sources` and drops every other before it is queued: a flood from another LAN host
@@ -146,13 +102,12 @@ pub fn source_filter(sources: &[Ipv4Addr]) -> Vec<libc::sock_filter> {
 }
 
 /// Attaches [`source_filter`] to `sock` (replacing any earlier filter).
-pub fn only_from(sock: &impl AsRawFd, sources: &[Ipv4Addr]) -> io::Result<()> {
-    let mut prog = source_filter(sources);
-    let fprog = libc::sock_fprog {
-        len: prog.len() as libc::c_ushort,
-        filter: prog.as_mut_ptr(),
-    };
-    setsockopt(sock.as_raw_fd(), libc::SOL_SOCKET, SO_ATTACH_FILTER, &fprog)
+pub fn only_from(sock: &impl AsFd, sources: &[Ipv4Addr]) -> io::Result<()> {
+    let prog: Vec<SockFilter> = source_filter(sources)
+        .iter()
+        .map(|op| SockFilter::new(op.code, op.jt, op.jf, op.k))
+        .collect();
+    SockRef::from(sock).attach_filter(&prog)
 }
 
 /// 12 random bytes for a request's nonce.

@@ -140,20 +140,10 @@ fn netifd_l3_device(name: &str) -> Result<String, String> {
     }
 }
 
-/// The string value of `"key": "..."` in a JSON text (ubus's answer), if any.
+/// The string value of top-level `"key"` in a JSON text (ubus's answer), if any.
 fn json_string(text: &str, key: &str) -> Option<String> {
-    let quoted = format!("\"{key}\"");
-    let rest = text[text.find(&quoted)? + quoted.len()..].trim_start();
-    let rest = rest.strip_prefix(':')?.trim_start().strip_prefix('"')?;
-    let mut out = String::new();
-    let mut chars = rest.chars();
-    loop {
-        match chars.next()? {
-            '"' => return Some(out),
-            '\\' => out.push(chars.next()?),
-            c => out.push(c),
-        }
-    }
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.get(key)?.as_str().map(str::to_owned)
 }
 
 /// The file a "readable by group or others" warning (from [`load`] or a password

@@ -348,41 +348,12 @@ pub fn parse(status: u16, location: Option<&str>, body: &[u8], truncated: bool) 
     }
 }
 
-/// Extracts `class` and `message` from OVH's JSON error body without a JSON parser:
-/// both are plain string fields at the top level.
+/// `class` and `message` from OVH's JSON error body (top-level strings).
 fn json_error(text: &str) -> Option<(String, String)> {
-    let t = text.trim_start();
-    if !t.starts_with('{') {
-        return None;
-    }
-    let class = json_string_field(t, "class")?;
-    let message = json_string_field(t, "message").unwrap_or_default();
-    Some((sanitize(&class), sanitize(&message)))
-}
-
-fn json_string_field(text: &str, name: &str) -> Option<String> {
-    let key = format!("\"{name}\"");
-    let after = &text[text.find(&key)? + key.len()..];
-    let after = after.trim_start().strip_prefix(':')?.trim_start();
-    let mut chars = after.strip_prefix('"')?.chars();
-    let mut out = String::new();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(out),
-            '\\' => match chars.next()? {
-                'n' => out.push('\n'),
-                't' => out.push('\t'),
-                'u' => {
-                    let hex: String = chars.by_ref().take(4).collect();
-                    let c = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
-                    out.push(c.unwrap_or('\u{fffd}'));
-                }
-                other => out.push(other),
-            },
-            c => out.push(c),
-        }
-    }
-    None
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let field = |k| v.get(k).and_then(serde_json::Value::as_str);
+    let class = field("class")?;
+    Some((sanitize(class), sanitize(field("message").unwrap_or(""))))
 }
 
 /// Bounds and cleans provider text before it reaches a log line or the state file.

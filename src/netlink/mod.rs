@@ -14,6 +14,7 @@ use netlink_sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
 use tracing::{debug, warn};
 
 use crate::model::{Family, Interest, NetEvent, RouteInfo, Snapshot};
+use crate::once::Said;
 use wire::Message;
 
 /// A bigger receive buffer than the default makes overruns rarer; the resync on
@@ -30,7 +31,7 @@ pub struct Watcher {
     buf: Vec<u8>,
     pending: VecDeque<NetEvent>,
     /// A message from another sender than the kernel was reported.
-    warned_sender: bool,
+    warned_sender: Said<()>,
 }
 
 impl Watcher {
@@ -56,7 +57,7 @@ impl Watcher {
             socket,
             buf: Vec::with_capacity(DATAGRAM_MAX),
             pending: VecDeque::new(),
-            warned_sender: false,
+            warned_sender: Said::new(),
         })
     }
 
@@ -82,12 +83,11 @@ impl Watcher {
                 // Only the kernel speaks for the kernel: a process that learnt our
                 // port id could otherwise feed us made-up events.
                 Ok(from) => {
-                    if !self.warned_sender {
+                    if self.warned_sender.first(()) {
                         warn!(
                             sender = from.port_number(),
                             "netlink: dropped a message that did not come from the kernel"
                         );
-                        self.warned_sender = true;
                     }
                 }
                 // The kernel dropped notifications for us: resync from a dump.

@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 
 use crate::driver::Announcements;
 use crate::gateway::{Listener, Membership};
+use crate::once::Said;
 
 /// The first retry of a listener that could not bind, then doubling up to [`MAX_RETRY`].
 pub const FIRST_RETRY: Duration = Duration::from_secs(2);
@@ -67,7 +68,7 @@ pub struct GatewayListener {
     retry_at: Instant,
     backoff: Duration,
     /// The failure was said; the recovery is said too.
-    said: bool,
+    said: Said<()>,
     pending: VecDeque<Ipv4Addr>,
 }
 
@@ -80,7 +81,7 @@ impl GatewayListener {
             filtered: None,
             retry_at: Instant::now(),
             backoff: FIRST_RETRY,
-            said: false,
+            said: Said::new(),
             pending: VecDeque::new(),
         }
     }
@@ -101,18 +102,17 @@ impl GatewayListener {
     fn try_bind(&mut self) {
         match self.bind() {
             Ok(l) => {
-                if self.said {
+                if self.said.clear() {
                     info!("listening for the gateway's announcements now");
                 } else {
                     debug!(links = ?self.links, "listening for gateway announcements");
                 }
-                self.said = false;
                 self.backoff = FIRST_RETRY;
                 self.filtered = None;
                 self.sock = Some(l);
             }
             Err(e) => {
-                if !self.said {
+                if self.said.first(()) {
                     warn!(
                         error = %e,
                         "cannot listen for the gateway's announcements; retrying (from {} s, \
@@ -121,7 +121,6 @@ impl GatewayListener {
                          (gateway.check)",
                         FIRST_RETRY.as_secs()
                     );
-                    self.said = true;
                 } else {
                     debug!(error = %e, "the announcement listener still cannot bind");
                 }

@@ -53,9 +53,9 @@
 //!   for code the same size as the few hand-written `Display` impls it replaces.
 //! - **A `String` only where a message is finally shown**: a config check's reason
 //!   (the settings table's `check` functions return the words `check` prints next to
-//!   the key), a line for the log or the terminal. Such a `Result<_, String>` says why
-//!   in a comment; inside a module, private helpers may pass strings along to the edge
-//!   that shows them.
+//!   the key), a line for the log or the terminal. Such a result with a `String` error
+//!   says why in a comment; inside a module, private helpers may pass strings along to
+//!   the edge that shows them.
 //! - **One application error**, [`exit::Error`]: every command, `dynhost setup`
 //!   included, ends in it, and its kind is the exit code (`exit::TABLE`). `app`
 //!   re-exports it as `app::Error`.

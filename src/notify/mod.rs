@@ -4,6 +4,8 @@
 //!
 //! - [`event`]: what happened ([`Event`], pure).
 //! - [`target`]: service URLs (shoutrrr syntax) and the requests they document (pure).
+//! - The `[notify]` settings, the event kinds and the URL parser live in
+//!   `config::notify` (reading a config needs them, not the notifier); re-exported here.
 //! - [`queue`]: the persisted outbox; [`history`]; [`metrics`]; [`heartbeat`] (pure
 //!   logic, thin file edges).
 //! - `send`: the HTTP request and the command, bounded.

@@ -29,12 +29,12 @@
 //!   codes; [`cli`] parses arguments; `main.rs` only wires.
 //! - [`notify`]: telling people: service notifications, the command hook, the
 //!   heartbeat, the event history and the metrics file (a task of its own, fed events).
-//! - The ground floor, which every layer may use: [`model`] (families, the kernel's
-//!   view, record keys and what the state file keeps), [`date`], [`server`] (a DNS
-//!   server as written), [`exit`] (the exit codes), [`once`] (the "said once" latch),
-//!   [`random`] (the one source of randomness),
-//!   [`logging`], [`systemd`] (readiness), [`clock`] (clock-set events),
-//!   [`bounded`] (every file read), [`secret`], [`duration`].
+//! - The ground floor, which every layer may use: [`model`] (families, the kernel's view,
+//!   record keys and what the state file keeps), [`date`], [`server`] (a DNS server as
+//!   written), [`exit`] (the exit codes), [`once`] (the "said once" latch), [`random`] (the
+//!   one source of randomness), [`https`] (what every HTTPS client shares), [`logging`],
+//!   [`systemd`] (readiness), [`clock`] (clock-set events), [`bounded`] (every file read),
+//!   [`secret`], [`duration`].
 //!
 //! A module uses its own layer and those below only, and no two modules or files
 //! import each other: README's "Development" section has the layers, and
@@ -73,6 +73,7 @@ pub mod duration;
 pub mod engine;
 pub mod exit;
 pub mod gateway;
+pub mod https;
 pub mod logging;
 pub mod model;
 pub mod netlink;

@@ -25,7 +25,7 @@ import sys
 # below. Keep in step with README.md ("Layout").
 LAYERS = {
     0: ["model", "clock", "duration", "bounded", "secret", "logging", "systemd", "date", "exit",
-        "server", "once", "random"],
+        "server", "once", "random", "https"],
     1: ["config", "policy", "netlink", "state"],
     2: ["request", "provider", "gateway", "ovh"],
     3: ["engine", "notify"],

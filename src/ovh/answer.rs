@@ -69,7 +69,7 @@ pub(super) async fn read(mut resp: reqwest::Response) -> Result<Answer, ReadErro
             Err(e) => {
                 return Err(ReadError::Cut(format!(
                     "the answer was cut short: {}",
-                    crate::provider::http::chain(&e)
+                    crate::https::chain(&e)
                 )));
             }
         }

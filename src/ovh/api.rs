@@ -22,8 +22,7 @@ use super::call::{Method, Retry, TIMEOUT, describe};
 use super::credentials::{Auth, Credentials, Endpoint};
 use super::error::{ApiError, with_endpoint};
 use super::sign;
-use crate::provider::http::CONNECT_TIMEOUT;
-use crate::provider::{USER_AGENT, init_tls};
+use crate::https::{CONNECT_TIMEOUT, USER_AGENT, init_tls};
 use crate::secret::Secret;
 
 /// Pause before the one retry after a 5xx.
@@ -249,7 +248,7 @@ impl Client {
         let resp = req.send().await.map_err(|e| ApiError::Transport {
             method,
             path: shown.clone(),
-            detail: crate::provider::http::chain(&e),
+            detail: crate::https::chain(&e),
         })?;
         let answer = read(resp).await.map_err(|e| match e {
             ReadError::TooLarge => ApiError::TooLarge {
@@ -331,7 +330,7 @@ fn http_client(ca_file: Option<&Path>) -> Result<reqwest::Client, ApiError> {
     b.build().map_err(|e| {
         ApiError::Client(format!(
             "cannot set up the HTTPS client: {}",
-            crate::provider::http::chain(&e)
+            crate::https::chain(&e)
         ))
     })
 }
@@ -354,7 +353,7 @@ async fn fetch_token(
         .send()
         .await
         .map_err(|e| ApiError::OAuth2 {
-            detail: format!("no answer from {url}: {}", crate::provider::http::chain(&e)),
+            detail: format!("no answer from {url}: {}", crate::https::chain(&e)),
         })?;
     let Answer {
         status,

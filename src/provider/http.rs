@@ -11,13 +11,7 @@ use super::reply::{self, BODY_LIMIT, Outcome, Transport};
 use super::{Publish, USER_AGENT, Update};
 use crate::config::Provider;
 
-/// Connecting (TCP) may take at most this, within the total `provider.timeout`.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Installs ring as rustls' crypto provider (once per process).
-pub fn init_tls() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use crate::https::{CONNECT_TIMEOUT, chain, init_tls};
 
 #[derive(Clone)]
 pub struct HttpPublisher {
@@ -159,21 +153,4 @@ fn clock_problem(e: &reqwest::Error) -> Option<&'static str> {
         cur = c.source();
     }
     None
-}
-
-/// An error and its causes on one line, each said once, without the URL (the record's
-/// log line has it). For every HTTP client dynhost runs (the provider, the OVH API, the
-/// gateway's UPnP, the echo services).
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let head = e.to_string();
-    let mut parts = vec![head.split(" for url (").next().unwrap_or(&head).to_string()];
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let s = c.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = c.source();
-    }
-    parts.join(": ")
 }

@@ -8,7 +8,7 @@ use crate::config::{Config, Publisher};
 use crate::model::SlotKey;
 use crate::secret::Secret;
 
-pub const USER_AGENT: &str = concat!("dynhost/", env!("CARGO_PKG_VERSION"));
+pub use crate::https::USER_AGENT;
 
 /// Everything one update needs. The password is only exposed to the HTTP client.
 #[derive(Clone, Debug)]

@@ -42,24 +42,12 @@ pub async fn test(config: &Config) -> Result<Exit> {
 /// them queued for the daemon.
 const ONE_SHOT_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// After a one-shot round: its events (`published`, `blocked`) and anything still
-/// queued are delivered, or left in the queue for the daemon after `ONE_SHOT_WAIT`.
+/// After a one-shot round: the events its engine told and anything still queued are
+/// delivered, or left in the queue for the daemon after `ONE_SHOT_WAIT`.
 pub async fn after_round(config: &Config, round: &crate::driver::oneshot::Round) {
-    use crate::engine::SlotResult;
     let notifier = notify::Notifier::start(notify::Setup::from_config(config, true));
-    for (key, outcome) in &round.sent {
-        let addr = round
-            .reports
-            .iter()
-            .find(|r| r.key == *key)
-            .and_then(|r| match r.result {
-                SlotResult::UpToDate(a) => Some(a),
-                _ => None,
-            });
-        if let Some(ev) = notify::from_outcome(&key.hostname, key.family, addr, outcome, wall_now())
-        {
-            notifier.emit(ev);
-        }
+    for ev in &round.events {
+        notifier.emit(ev.clone());
     }
     let owed = notifier
         .flush(std::time::Instant::now() + ONE_SHOT_WAIT)

@@ -83,6 +83,7 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
     tokio::pin!(shutdown);
     loop {
         l.drain_actions();
+        l.drain_events();
         let deadline = l.engine.poll_timeout();
         tokio::select! {
             biased;
@@ -137,24 +138,18 @@ struct Loop<K: Kernel, P: Publish, O: Outside> {
 }
 
 impl<K: Kernel, P: Publish, O: Outside> Loop<K, P, O> {
-    /// Notifications from a finished send: any answer from the provider means the
-    /// network works (waiting deliveries go now); `published`/`blocked` are events.
-    /// The engine's own events (issue 20) come here too, as `engine.poll_event()`.
+    /// A finished send: any answer from the provider means the network works
+    /// (waiting deliveries go now). The events themselves come from the engine.
     fn tell(&self, done: &Done) {
-        if let Done::Sent(key, addr, outcome) = done {
-            if matches!(outcome, Outcome::Reply(_)) {
-                self.notifier.network_back();
-            }
-            let ev = notify::from_outcome(
-                &key.hostname,
-                key.family,
-                Some(*addr),
-                outcome,
-                state::wall_now(),
-            );
-            if let Some(ev) = ev {
-                self.notifier.emit(ev);
-            }
+        if let Done::Sent(_, _, Outcome::Reply(_)) = done {
+            self.notifier.network_back();
+        }
+    }
+
+    /// Hands the engine's events to the notifier (never blocks).
+    fn drain_events(&mut self) {
+        while let Some(ev) = self.engine.poll_event() {
+            self.notifier.emit(ev);
         }
     }
 

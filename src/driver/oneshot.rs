@@ -8,6 +8,7 @@ use tracing::warn;
 
 use super::{Done, Edges, Io, Kernel, Left, Outside, now};
 use crate::engine::{Engine, Mode, RequestError, SlotKey, SlotReport, SlotResult};
+use crate::notify::Event;
 use crate::provider::Publish;
 use crate::provider::reply::Outcome;
 use crate::request::UpdateRequest;
@@ -21,6 +22,8 @@ pub struct Round {
     /// Why the state file could not be written, if it could not: what was published
     /// then is not remembered, and the next round sends it again.
     pub unsaved: Option<String>,
+    /// What the engine told in this round (`published`, `blocked`...), in order.
+    pub events: Vec<Event>,
 }
 
 impl Round {
@@ -114,6 +117,7 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
     // A failed write (ENOSPC) does not end the round: every record is still sent and
     // reported, and the state is written again at the end.
     let mut unsaved = None;
+    let mut events = Vec::new();
     loop {
         while let Some(action) = engine.poll_action() {
             match edges.execute(&mut engine, action, &mut io, true) {
@@ -130,6 +134,7 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
                 }
             }
         }
+        events.extend(std::iter::from_fn(|| engine.poll_event()));
         if io.idle() {
             break;
         }
@@ -151,5 +156,6 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
         reports: engine.report(now()),
         sent,
         unsaved,
+        events,
     })
 }

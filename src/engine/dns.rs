@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
+use super::told::{Outbox, event};
 use super::types::{Checked, Dns, DnsSeen, Published, Purpose, SlotKey};
+use crate::notify::Kind;
 use crate::once::Said;
 
 /// The waits between checks after an update: it starts within a second and backs off.
@@ -67,6 +69,8 @@ pub(super) struct DnsWatch {
     /// went down (or away) since.
     link_seen: Option<(u32, bool)>,
     bounced: bool,
+    /// Events not yet taken by the driver.
+    pub(super) events: Outbox,
 }
 
 impl DnsWatch {
@@ -215,15 +219,44 @@ impl DnsWatch {
                 info!(record = %key, addr = %expected, after_ms = elapsed.as_millis() as u64,
                       server = %checked.server, "visible in DNS");
                 self.checking = None;
+                let msg = format!(
+                    "{key}: the authoritative servers answer {expected}, {} after the update.",
+                    crate::duration::format(Duration::from_secs(elapsed.as_secs()))
+                );
+                tell(
+                    &mut self.events,
+                    Kind::Visible,
+                    key,
+                    wall,
+                    msg,
+                    expected,
+                    None,
+                    checked,
+                );
             }
             (Purpose::AfterUpdate, _) => {
                 debug!(record = %key, dns = ?checked.dns, server = %checked.server,
                        "not visible in DNS yet");
                 if elapsed >= WARN_AFTER && c.warned.first(()) {
+                    let after = crate::duration::format(Duration::from_secs(elapsed.as_secs()));
                     warn!(record = %key, addr = %expected, server = %checked.server,
-                          "not visible in DNS {} after the update; nothing is sent again for \
-                           it (a new DynHost can take up to a day to appear)",
-                          crate::duration::format(Duration::from_secs(elapsed.as_secs())));
+                          "not visible in DNS {after} after the update; nothing is sent again \
+                           for it (a new DynHost can take up to a day to appear)");
+                    let msg = format!(
+                        "{key}: published {expected} {after} ago, and the authoritative servers \
+                         still do not answer it (a new DynHost can take up to a day)."
+                    );
+                    let shown = seen_addr.filter(|a| *a != expected);
+                    tell(
+                        &mut self.events,
+                        Kind::NotVisible,
+                        key,
+                        wall,
+                        msg,
+                        expected,
+                        shown,
+                        checked,
+                    );
                 }
                 c.attempt += 1;
                 if elapsed >= GIVE_UP_AFTER {
@@ -243,6 +276,20 @@ impl DnsWatch {
                        published); publishing it again");
                 self.drifted = true;
                 verdict = Verdict::Drifted;
+                let msg = format!(
+                    "{key} was changed elsewhere (DNS answers {}); dynhost puts back {expected}.",
+                    seen_addr.map_or_else(|| "no address".to_string(), |a| a.to_string())
+                );
+                tell(
+                    &mut self.events,
+                    Kind::Drift,
+                    key,
+                    wall,
+                    msg,
+                    expected,
+                    seen_addr,
+                    checked,
+                );
             }
             (Purpose::Drift, Dns::Visible) => {
                 debug!(record = %key, server = %checked.server, "DNS agrees");
@@ -259,6 +306,26 @@ impl DnsWatch {
         }
         verdict
     }
+}
+
+/// A DNS event: `address` is what was published, `previous` what DNS showed instead,
+/// `dns` what the servers answered.
+#[allow(clippy::too_many_arguments)]
+fn tell(
+    events: &mut Outbox,
+    kind: Kind,
+    key: &SlotKey,
+    wall: u64,
+    message: String,
+    address: IpAddr,
+    previous: Option<IpAddr>,
+    checked: &Checked,
+) {
+    let mut e = event(kind, key, wall, message);
+    e.address = address.to_string();
+    e.previous = previous.map(|a| a.to_string()).unwrap_or_default();
+    e.dns = checked.server.clone();
+    events.push_back(e);
 }
 
 #[cfg(test)]

@@ -119,10 +119,11 @@ impl Engine {
             }
             (Mode::OneShot, None) => self.want_dump(),
             (Mode::OneShot, Some(addr)) => {
+                let wall = self.wall_at(now);
                 for i in slots {
                     let s = &mut self.slots[i];
-                    s.origin
-                        .settle(&s.spec.key, &s.spec.interface, Selection::Addr(addr));
+                    let sel = Selection::Addr(addr);
+                    s.origin.settle(&s.spec.key, &s.spec.interface, sel, wall);
                     self.evaluate(i, now);
                 }
                 self.finish_tickets(now);

@@ -30,6 +30,7 @@ mod queries;
 mod slot;
 mod sources;
 mod tickets;
+mod told;
 mod types;
 mod verify;
 

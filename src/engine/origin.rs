@@ -8,7 +8,9 @@ use std::net::IpAddr;
 
 use tracing::{debug, info, warn};
 
+use super::told::{Outbox, event};
 use super::types::{Query, SlotKey};
+use crate::notify::Kind;
 use crate::once::Said;
 use crate::policy::{Selection, Skip, Unavailable};
 
@@ -36,6 +38,11 @@ pub(super) struct Origin {
     /// Each failing source (by its place in the spec), said once while it fails the
     /// same way.
     failing: Vec<Said<String>>,
+    /// `unavailable` was told for this episode: a publishable address again is
+    /// `recovered`.
+    unavailable_told: bool,
+    /// Events not yet taken by the driver.
+    pub(super) events: Outbox,
 }
 
 impl Origin {
@@ -144,12 +151,32 @@ impl Origin {
     }
 
     /// The slot's selection: says once if nothing is publishable, at a level that
-    /// matches how unusual it is; again only when the addresses involved change.
-    pub(super) fn settle(&mut self, key: &SlotKey, iface: &str, sel: Selection) {
-        if let Selection::Unavailable(u) = &sel {
-            report_unavailable(&mut self.unavailable, key, iface, u);
-        } else {
-            self.unavailable.clear();
+    /// matches how unusual it is; again only when the addresses involved change. Tells
+    /// `unavailable` once per episode (not for a wait on duplicate address detection)
+    /// and `recovered` when an address is publishable again.
+    pub(super) fn settle(&mut self, key: &SlotKey, iface: &str, sel: Selection, wall: u64) {
+        match &sel {
+            Selection::Unavailable(u) => {
+                let waiting = report_unavailable(&mut self.unavailable, key, iface, u);
+                if !waiting && !self.unavailable_told {
+                    self.unavailable_told = true;
+                    let msg = format!(
+                        "{key}: no address can be published ({u}); nothing is sent and the \
+                         record keeps its address."
+                    );
+                    self.events
+                        .push_back(event(Kind::Unavailable, key, wall, msg));
+                }
+            }
+            Selection::Addr(a) => {
+                self.unavailable.clear();
+                if std::mem::take(&mut self.unavailable_told) {
+                    let msg = format!("{key} has a publishable address again ({a}).");
+                    let mut e = event(Kind::Recovered, key, wall, msg);
+                    e.address = a.to_string();
+                    self.events.push_back(e);
+                }
+            }
         }
         self.selection = Some(sel);
     }
@@ -161,12 +188,14 @@ impl Origin {
     }
 }
 
+/// Logs the unavailability once; true if it is only a wait for duplicate address
+/// detection (no unavailability at all).
 fn report_unavailable(
     said: &mut Said<(std::mem::Discriminant<Unavailable>, Vec<IpAddr>)>,
     key: &SlotKey,
     iface: &str,
     u: &Unavailable,
-) {
+) -> bool {
     let addrs = match u {
         Unavailable::OnlySkipped(list) => list.iter().map(|(a, _)| *a).collect(),
         _ => Vec::new(),
@@ -181,10 +210,10 @@ fn report_unavailable(
             debug!(record = %key, interface = %iface, reason = %u,
                    "waiting for duplicate address detection");
         }
-        return;
+        return true;
     }
     if !said.first((std::mem::discriminant(u), addrs)) {
-        return;
+        return false;
     }
     let msg = "no publishable address; nothing sent, the record is kept";
     if skipped(|w| matches!(w, Skip::Private | Skip::SharedCgnat | Skip::UniqueLocal)) {
@@ -193,6 +222,7 @@ fn report_unavailable(
     } else {
         info!(record = %key, interface = %iface, reason = %u, "{msg}");
     }
+    false
 }
 
 #[cfg(test)]

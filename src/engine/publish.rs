@@ -10,13 +10,17 @@ use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
 use super::backoff::Backoff;
+use super::told::{Outbox, event};
 use super::types::{HOUR, LastReply, Published, SlotKey, SlotMemory, SlotResult, THROTTLE_SPACING};
+use crate::notify::Kind;
 use crate::once::Said;
 use crate::policy::Selection;
 use crate::provider::reply::{Class, Outcome, Reply, Transport};
 
 /// Unrecognised answers in a row (HTML, garbage, empty) before a slot stops retrying.
 pub const MAX_UNRECOGNISED: u32 = 8;
+/// Failed attempts in a row after which a transient failure is told (`failed`).
+pub(super) const FAILED_AFTER: u32 = 3;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Phase {
@@ -81,6 +85,10 @@ pub(super) struct Publish {
     /// Ready to send, waiting for room among the requests under way.
     queued: bool,
     throttle: Said<()>,
+    /// `failed` was told for this episode: the next success is `recovered`.
+    failing_told: bool,
+    /// Events not yet taken by the driver.
+    pub(super) events: Outbox,
 }
 
 impl Publish {
@@ -108,6 +116,8 @@ impl Publish {
             clock_wrong: false,
             queued: false,
             throttle: Said::new(),
+            failing_told: false,
+            events: Outbox::new(),
         }
     }
 
@@ -244,8 +254,14 @@ impl Publish {
         }
         let unchanged = self.published_addr() == Some(addr) && !drifted;
         if unchanged && !self.force {
+            // Back at the published address after a told failure: nothing is owed.
+            if std::mem::take(&mut self.failing_told) {
+                let msg = format!("{key} is back at its published address {addr}.");
+                let mut e = event(Kind::Recovered, key, wall, msg);
+                e.address = addr.to_string();
+                self.events.push_back(e);
+            }
             if matches!(self.phase, Phase::Waiting { .. } | Phase::Throttled { .. }) {
-                // Back at the published address: nothing left to retry or hold back.
                 self.phase = Phase::Idle;
                 self.attempts = 0;
                 self.throttle.clear();
@@ -352,6 +368,7 @@ impl Publish {
                 let real = *outcome != Outcome::DryRun;
                 if real {
                     info!(record = %key, addr = %addr, reply = %outcome, "published");
+                    self.tell_published(wall, key, addr, outcome);
                 }
                 self.published = Some(Published { addr, at: wall });
                 self.phase = Phase::Idle;
@@ -379,6 +396,19 @@ impl Publish {
                     until: now + delay,
                     wall_until: wall.saturating_add(delay.as_secs()),
                 };
+                if self.attempts >= FAILED_AFTER && !self.failing_told {
+                    self.failing_told = true;
+                    let msg = format!(
+                        "{key} could not be published after {} attempts ({outcome}); \
+                         dynhost keeps retrying (next in {}).",
+                        self.attempts,
+                        crate::duration::format(round_secs(delay))
+                    );
+                    let mut e = event(Kind::Failed, key, wall, msg);
+                    e.address = addr.to_string();
+                    e.reply = outcome.to_string();
+                    self.events.push_back(e);
+                }
                 Answered::Retry
             }
             Class::Fatal => {
@@ -391,10 +421,42 @@ impl Publish {
                 error!(record = %key, addr = %addr, reply = %outcome, hint,
                        "update refused; this record is blocked until the config is reloaded");
                 self.phase = Phase::Blocked { since: wall };
+                let msg = format!(
+                    "{key} was refused ({outcome}): {hint}; dynhost sends nothing more for \
+                     it until the config is reloaded."
+                );
+                let mut e = event(Kind::Blocked, key, wall, msg);
+                e.address = addr.to_string();
+                e.reply = outcome.to_string();
+                self.events.push_back(e);
                 Answered::Blocked {
                     record: outcome.concerns_record(),
                 }
             }
+        }
+    }
+
+    /// `published` for a new address the provider took (`good`), with the one it
+    /// replaces; `recovered` too if `failed` was told.
+    fn tell_published(&mut self, wall: u64, key: &SlotKey, addr: IpAddr, outcome: &Outcome) {
+        let previous = self.published_addr().filter(|p| *p != addr);
+        if matches!(outcome, Outcome::Reply(Reply::Good(_))) {
+            let msg = match previous {
+                Some(p) => format!("{key} now points to {addr} (was {p})."),
+                None => format!("{key} now points to {addr}."),
+            };
+            let mut e = event(Kind::Published, key, wall, msg);
+            e.address = addr.to_string();
+            e.previous = previous.map(|p| p.to_string()).unwrap_or_default();
+            e.reply = outcome.to_string();
+            self.events.push_back(e);
+        }
+        if std::mem::take(&mut self.failing_told) {
+            let msg = format!("{key} is published again ({addr}, {outcome}).");
+            let mut e = event(Kind::Recovered, key, wall, msg);
+            e.address = addr.to_string();
+            e.reply = outcome.to_string();
+            self.events.push_back(e);
         }
     }
 

@@ -190,8 +190,9 @@ impl Engine {
     /// Slot `i` has its selection: said once if it is unavailable; then decide, and
     /// check DNS if that is due.
     fn settle(&mut self, i: usize, now: Instant, sel: Selection) {
+        let wall = self.wall_at(now);
         let s = &mut self.slots[i];
-        s.origin.settle(&s.spec.key, &s.spec.interface, sel);
+        s.origin.settle(&s.spec.key, &s.spec.interface, sel, wall);
         self.evaluate(i, now);
         self.maybe_drift_check(i, now);
     }

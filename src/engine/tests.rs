@@ -1773,3 +1773,286 @@ fn a_netlink_burst_alone_waits_for_the_quiet_time() {
     assert!(sim.work().is_empty(), "nothing before the quiet time");
     assert_eq!(sim.e.poll_timeout(), Some(sim.now + S));
 }
+
+// ---- events for the notifier ----------------------------------------------------------
+
+use crate::notify::{Event, Kind};
+
+/// The events told since the last call, in order.
+fn told(sim: &mut Sim) -> Vec<Event> {
+    std::iter::from_fn(|| sim.e.poll_event()).collect()
+}
+
+fn kinds(evs: &[Event]) -> Vec<Kind> {
+    evs.iter().map(|e| e.kind).collect()
+}
+
+/// Answers the `Verify` actions queued now with `dns`; returns how many.
+fn answer_verify(sim: &mut Sim, dns: Dns) -> usize {
+    let mut n = 0;
+    for a in sim.actions() {
+        if let Action::Verify {
+            key,
+            expected,
+            purpose,
+        } = a
+        {
+            n += 1;
+            let (now, wall) = (sim.now, sim.wall());
+            let c = Checked {
+                dns: dns.clone(),
+                server: "ns1.example.net answers 198.51.100.9".into(),
+            };
+            sim.e.handle_checked(now, wall, &key, expected, purpose, c);
+        }
+    }
+    n
+}
+
+fn verifying() -> Sim {
+    let mut t = timing();
+    t.verify = true;
+    Sim::build(Mode::Daemon, t, vec![one_spec()], Memory::new())
+}
+
+#[test]
+fn published_names_the_new_address_and_the_one_it_replaces() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    assert!(told(&mut sim).is_empty(), "nothing before the answer");
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    let evs = told(&mut sim);
+    assert_eq!(kinds(&evs), vec![Kind::Published]);
+    let e = &evs[0];
+    assert_eq!(
+        (e.hostname.as_str(), e.family, e.address.as_str()),
+        ("home.example.com", Some(Family::V4), "203.0.113.5")
+    );
+    assert_eq!((e.previous.as_str(), e.time), ("", WALL0));
+    assert_eq!(e.reply, "good 203.0.113.5");
+    sim.change(&["203.0.113.6"]);
+    sim.now += 3 * S;
+    sim.outcome(&v4(), "203.0.113.6", good("203.0.113.6"));
+    let evs = told(&mut sim);
+    assert_eq!(kinds(&evs), vec![Kind::Published]);
+    assert_eq!(
+        (evs[0].address.as_str(), evs[0].previous.as_str()),
+        ("203.0.113.6", "203.0.113.5")
+    );
+    assert_eq!(evs[0].time, sim.wall());
+    assert!(
+        evs[0].message.contains("was 203.0.113.5"),
+        "{}",
+        evs[0].message
+    );
+    // An unchanged address sent again (nochg) is no news.
+    sim.request(UpdateRequest {
+        interface: Some("ppp0".into()),
+        ip: None,
+        force: true,
+    });
+    sim.dump_after_debounce(&snap(&[("ppp0", 5, &["203.0.113.6"])]));
+    let nochg = Outcome::Reply(Reply::NoChange(Some(ip("203.0.113.6"))));
+    sim.outcome(&v4(), "203.0.113.6", nochg);
+    assert!(told(&mut sim).is_empty());
+}
+
+#[test]
+fn failed_is_told_once_after_the_third_attempt_and_recovered_at_the_next_success() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    let mut per_attempt = Vec::new();
+    for n in 1..=6 {
+        if n > 1 {
+            let wait = sim.e.poll_timeout().unwrap() - sim.now;
+            sim.advance(wait);
+            assert_eq!(sim.sends().len(), 1, "attempt {n}");
+        }
+        sim.outcome(&v4(), "203.0.113.5", Outcome::Reply(Reply::Status(503)));
+        per_attempt.push(kinds(&told(&mut sim)));
+    }
+    let none: Vec<Kind> = Vec::new();
+    assert_eq!(
+        per_attempt,
+        vec![
+            none.clone(),
+            none.clone(),
+            vec![Kind::Failed],
+            none.clone(),
+            none.clone(),
+            none
+        ],
+        "once per episode, after the third attempt"
+    );
+    let wait = sim.e.poll_timeout().unwrap() - sim.now;
+    sim.advance(wait);
+    sim.sends();
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    let evs = told(&mut sim);
+    assert_eq!(kinds(&evs), vec![Kind::Published, Kind::Recovered]);
+    // A new episode is told again.
+    sim.change(&["203.0.113.6"]);
+    for n in 1..=3 {
+        if n > 1 {
+            let wait = sim.e.poll_timeout().unwrap() - sim.now;
+            sim.advance(wait);
+            sim.sends();
+        }
+        sim.outcome(&v4(), "203.0.113.6", Outcome::Reply(Reply::Status(503)));
+    }
+    let evs = told(&mut sim);
+    assert_eq!(kinds(&evs), vec![Kind::Failed]);
+    assert_eq!(evs[0].reply, "HTTP 503");
+    assert!(
+        evs[0].message.contains("after 3 attempts"),
+        "{}",
+        evs[0].message
+    );
+}
+
+#[test]
+fn a_failure_that_ends_back_at_the_published_address_is_recovered_too() {
+    let mut sim = published("203.0.113.5");
+    told(&mut sim);
+    sim.change(&["203.0.113.6"]);
+    for n in 1..=3 {
+        if n > 1 {
+            let wait = sim.e.poll_timeout().unwrap() - sim.now;
+            sim.advance(wait);
+            sim.sends();
+        }
+        sim.outcome(&v4(), "203.0.113.6", Outcome::Reply(Reply::Status(503)));
+    }
+    assert_eq!(kinds(&told(&mut sim)), vec![Kind::Failed]);
+    assert!(sim.change(&["203.0.113.5"]).is_empty());
+    // Said when the wait ends and nothing is owed.
+    sim.advance(3600 * S);
+    assert!(sim.sends().is_empty());
+    assert_eq!(kinds(&told(&mut sim)), vec![Kind::Recovered]);
+}
+
+#[test]
+fn blocked_says_the_fix_in_one_sentence() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    let bad = Outcome::Reply(Reply::Code(Code::BadAuth));
+    let hint = bad.hint().unwrap();
+    sim.outcome(&v4(), "203.0.113.5", bad);
+    let evs = told(&mut sim);
+    assert_eq!(kinds(&evs), vec![Kind::Blocked]);
+    assert_eq!(evs[0].reply, "badauth");
+    assert!(evs[0].message.contains(hint), "{}", evs[0].message);
+    assert_eq!(evs[0].message.matches(". ").count(), 0, "one sentence");
+}
+
+#[test]
+fn unavailable_is_told_once_per_episode_and_recovered_when_an_address_returns() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["100.64.3.3"])]));
+    let evs = told(&mut sim);
+    assert_eq!(kinds(&evs), vec![Kind::Unavailable]);
+    assert!(
+        evs[0].message.contains("carrier-grade"),
+        "{}",
+        evs[0].message
+    );
+    // Other unpublishable addresses, the interface gone: the same episode.
+    sim.change(&["10.0.0.2"]);
+    sim.net(NetEvent::Link {
+        index: 5,
+        name: Some("ppp0".into()),
+        removed: true,
+        up: false,
+    });
+    sim.dump_after_debounce(&snap(&[]));
+    assert!(told(&mut sim).is_empty());
+    let sends = sim.change(&["198.51.100.4"]);
+    assert_eq!(sends.len(), 1);
+    let evs = told(&mut sim);
+    assert_eq!(kinds(&evs), vec![Kind::Recovered]);
+    assert_eq!(evs[0].address, "198.51.100.4");
+    sim.outcome(&v4(), "198.51.100.4", good("198.51.100.4"));
+    assert_eq!(kinds(&told(&mut sim)), vec![Kind::Published]);
+    // A new episode.
+    sim.change(&["100.64.3.3"]);
+    assert_eq!(kinds(&told(&mut sim)), vec![Kind::Unavailable]);
+}
+
+#[test]
+fn a_wait_for_duplicate_address_detection_is_not_unavailable() {
+    let mut sim = one_record();
+    let mut s = snap(&[("ppp0", 5, &["2001:db8::5"])]);
+    s.addrs[0].flags.tentative = true;
+    let mut sim6 = Sim::new(vec![spec("home.example.com", Family::V6, "ppp0")]);
+    sim6.start(&s);
+    assert!(told(&mut sim6).is_empty());
+    sim.start(&snap(&[("ppp0", 5, &[])]));
+    assert_eq!(kinds(&told(&mut sim)), vec![Kind::Unavailable]);
+}
+
+#[test]
+fn visible_says_after_how_long() {
+    let mut sim = verifying();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    assert_eq!(kinds(&told(&mut sim)), vec![Kind::Published]);
+    sim.advance(S);
+    assert_eq!(answer_verify(&mut sim, Dns::Missing), 1);
+    assert!(told(&mut sim).is_empty());
+    sim.advance(5 * S);
+    assert_eq!(answer_verify(&mut sim, Dns::Visible), 1);
+    let evs = told(&mut sim);
+    assert_eq!(kinds(&evs), vec![Kind::Visible]);
+    assert!(
+        evs[0].message.contains("6s after the update"),
+        "{}",
+        evs[0].message
+    );
+    assert_eq!(evs[0].dns, "ns1.example.net answers 198.51.100.9");
+    assert_eq!(evs[0].address, "203.0.113.5");
+}
+
+#[test]
+fn not_visible_is_told_once_ten_minutes_after_good() {
+    let mut sim = verifying();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    told(&mut sim);
+    let other = Dns::Differs(ip("198.51.100.9"));
+    answer_checks(&mut sim, other.clone(), Duration::from_secs(599));
+    assert!(told(&mut sim).is_empty(), "not before ten minutes");
+    answer_checks(&mut sim, other, Duration::from_secs(3 * 3600));
+    let evs = told(&mut sim);
+    assert_eq!(kinds(&evs), vec![Kind::NotVisible], "once");
+    assert_eq!(
+        (evs[0].address.as_str(), evs[0].previous.as_str()),
+        ("203.0.113.5", "198.51.100.9")
+    );
+    assert!(!evs[0].dns.is_empty());
+}
+
+#[test]
+fn drift_names_what_dns_answered_and_the_address_put_back() {
+    let mut sim = verifying();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    sim.advance(S);
+    answer_verify(&mut sim, Dns::Visible);
+    told(&mut sim);
+    // A reload checks DNS again: someone changed the record in the control panel.
+    let mut t = timing();
+    t.verify = true;
+    sim.reload_with(t, vec![one_spec()], &Memory::new());
+    assert!(sim.actions().contains(&Action::Dump));
+    sim.snapshot(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    assert_eq!(answer_verify(&mut sim, Dns::Differs(ip("198.51.100.9"))), 1);
+    let evs = told(&mut sim);
+    assert_eq!(kinds(&evs), vec![Kind::Drift]);
+    let e = &evs[0];
+    assert_eq!(
+        (e.address.as_str(), e.previous.as_str()),
+        ("203.0.113.5", "198.51.100.9")
+    );
+    assert_eq!(e.dns, "ns1.example.net answers 198.51.100.9");
+    assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.5"))], "put back");
+}

@@ -14,10 +14,10 @@
 //!
 //! The daemon and one-shot runs own one [`Notifier`]. Whoever learns that something
 //! happened makes an [`Event`] and calls [`Notifier::emit`]; nothing else is needed.
-//! Today the driver makes `published` and `blocked` from a send's outcome
-//! ([`from_outcome`]); the engine's emission points (`failed`, `recovered`,
-//! `unavailable`, `visible`, `not_visible`, `drift`, and `published` with its previous
-//! address) come as an `Engine::poll_event()` the driver drains after `poll_action()`:
+//! The engine makes every record's event (`published`, `failed`, `recovered`,
+//! `blocked`, `unavailable`, `visible`, `not_visible`, `drift`), each in the part that
+//! owns the fact (`engine::told`); the daemon drains them after `poll_action()`, and
+//! a one-shot round collects them for `app::notify::after_round`:
 //!
 //! ```text
 //! while let Some(ev) = engine.poll_event() { notifier.emit(ev) }
@@ -46,7 +46,6 @@ pub use crate::config::notify::{
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
-use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -58,8 +57,6 @@ pub use event::{Event, Kind};
 pub use send::{COMMAND_TIMEOUT, HTTP_TIMEOUT};
 pub use target::{Endpoints, Target};
 
-use crate::model::Family;
-use crate::provider::reply::{Class, Outcome, Reply};
 
 /// Deliveries under way at once, all targets together.
 pub const MAX_IN_FLIGHT: usize = 4;
@@ -182,40 +179,6 @@ impl Notifier {
         }
         rx.await.unwrap_or(0)
     }
-}
-
-/// `published` (a `good` reply) or `blocked` (a reply that stops the record until a
-/// person acts) from one send's outcome; `None` for the rest, which the engine reports.
-pub fn from_outcome(
-    hostname: &str,
-    family: Family,
-    addr: Option<IpAddr>,
-    outcome: &Outcome,
-    wall: u64,
-) -> Option<Event> {
-    let (kind, message) = match outcome {
-        Outcome::Reply(Reply::Good(_)) => (
-            Kind::Published,
-            format!(
-                "{hostname} ({family}) now points to {}.",
-                addr.map_or_else(|| "a new address".to_string(), |a| a.to_string())
-            ),
-        ),
-        o if o.class() == Class::Fatal => (
-            Kind::Blocked,
-            format!(
-                "{hostname} ({family}) was refused ({o}){}; dynhost sends nothing more for \
-                 it until the config is reloaded.",
-                o.hint().map(|h| format!(": {h}")).unwrap_or_default()
-            ),
-        ),
-        _ => return None,
-    };
-    let mut e = Event::new(kind, hostname, &message, wall);
-    e.family = Some(family);
-    e.address = addr.map(|a| a.to_string()).unwrap_or_default();
-    e.reply = outcome.to_string();
-    Some(e)
 }
 
 /// Sends a `test` event to every target now, outside the queue: one result per target,
@@ -679,23 +642,5 @@ mod tests {
                 .unwrap_err()
                 .starts_with("[1]")
         );
-    }
-
-    #[test]
-    fn outcomes_become_published_or_blocked() {
-        use crate::provider::reply::Code;
-        let a: IpAddr = "203.0.113.7".parse().unwrap();
-        let good = Outcome::Reply(Reply::Good(Some(a)));
-        let e = from_outcome("h.example.com", Family::V4, Some(a), &good, 9).unwrap();
-        assert_eq!(
-            (e.kind, e.address.as_str(), e.time),
-            (Kind::Published, "203.0.113.7", 9)
-        );
-        let bad = Outcome::Reply(Reply::Code(Code::BadAuth));
-        let e = from_outcome("h.example.com", Family::V4, None, &bad, 9).unwrap();
-        assert_eq!(e.kind, Kind::Blocked);
-        assert!(e.message.contains("refused"), "{}", e.message);
-        let nochg = Outcome::Reply(Reply::NoChange(Some(a)));
-        assert_eq!(from_outcome("h", Family::V4, Some(a), &nochg, 9), None);
     }
 }

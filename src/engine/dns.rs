@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
-use super::told::{Outbox, event};
+use super::told::{Outbox, event, named};
 use super::types::{Checked, Dns, DnsSeen, Published, Purpose, SlotKey};
 use crate::notify::Kind;
 use crate::once::Said;
@@ -198,6 +198,7 @@ impl DnsWatch {
             return Verdict::Stale;
         }
         let elapsed = now.saturating_duration_since(c.started);
+        let who = named(key);
         let seen_addr = match checked.dns {
             Dns::Visible => Some(expected),
             Dns::Differs(a) => Some(a),
@@ -220,7 +221,7 @@ impl DnsWatch {
                       server = %checked.server, "visible in DNS");
                 self.checking = None;
                 let msg = format!(
-                    "{key}: the authoritative servers answer {expected}, {} after the update.",
+                    "{who}: the authoritative servers answer {expected}, {} after the update.",
                     crate::duration::format(Duration::from_secs(elapsed.as_secs()))
                 );
                 tell(
@@ -243,7 +244,7 @@ impl DnsWatch {
                           "not visible in DNS {after} after the update; nothing is sent again \
                            for it (a new DynHost can take up to a day to appear)");
                     let msg = format!(
-                        "{key}: published {expected} {after} ago, and the authoritative servers \
+                        "{who}: published {expected} {after} ago, and the authoritative servers \
                          still do not answer it (a new DynHost can take up to a day)."
                     );
                     let shown = seen_addr.filter(|a| *a != expected);
@@ -277,7 +278,7 @@ impl DnsWatch {
                 self.drifted = true;
                 verdict = Verdict::Drifted;
                 let msg = format!(
-                    "{key} was changed elsewhere (DNS answers {}); dynhost puts back {expected}.",
+                    "{who} was changed elsewhere (DNS answers {}); dynhost puts back {expected}.",
                     seen_addr.map_or_else(|| "no address".to_string(), |a| a.to_string())
                 );
                 tell(

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use tracing::{debug, info, warn};
 
-use super::told::{Outbox, event};
+use super::told::{Outbox, event, named};
 use super::types::{Query, SlotKey};
 use crate::notify::Kind;
 use crate::once::Said;
@@ -155,13 +155,14 @@ impl Origin {
     /// `unavailable` once per episode (not for a wait on duplicate address detection)
     /// and `recovered` when an address is publishable again.
     pub(super) fn settle(&mut self, key: &SlotKey, iface: &str, sel: Selection, wall: u64) {
+        let who = named(key);
         match &sel {
             Selection::Unavailable(u) => {
                 let waiting = report_unavailable(&mut self.unavailable, key, iface, u);
                 if !waiting && !self.unavailable_told {
                     self.unavailable_told = true;
                     let msg = format!(
-                        "{key}: no address can be published ({u}); nothing is sent and the \
+                        "{who}: no address can be published ({u}); nothing is sent and the \
                          record keeps its address."
                     );
                     self.events
@@ -171,7 +172,7 @@ impl Origin {
             Selection::Addr(a) => {
                 self.unavailable.clear();
                 if std::mem::take(&mut self.unavailable_told) {
-                    let msg = format!("{key} has a publishable address again ({a}).");
+                    let msg = format!("{who} has a publishable address again ({a}).");
                     let mut e = event(Kind::Recovered, key, wall, msg);
                     e.address = a.to_string();
                     self.events.push_back(e);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
 use super::backoff::Backoff;
-use super::told::{Outbox, event};
+use super::told::{Outbox, event, named};
 use super::types::{HOUR, LastReply, Published, SlotKey, SlotMemory, SlotResult, THROTTLE_SPACING};
 use crate::notify::Kind;
 use crate::once::Said;
@@ -256,7 +256,8 @@ impl Publish {
         if unchanged && !self.force {
             // Back at the published address after a told failure: nothing is owed.
             if std::mem::take(&mut self.failing_told) {
-                let msg = format!("{key} is back at its published address {addr}.");
+                let who = named(key);
+                let msg = format!("{who} is back at its published address {addr}.");
                 let mut e = event(Kind::Recovered, key, wall, msg);
                 e.address = addr.to_string();
                 self.events.push_back(e);
@@ -331,6 +332,7 @@ impl Publish {
         if self.phase != Phase::InFlight(addr) {
             return Answered::Stale;
         }
+        let who = named(key);
         self.last_reply = Some(LastReply {
             token: outcome.token(),
             detail: outcome.to_string(),
@@ -399,7 +401,7 @@ impl Publish {
                 if self.attempts >= FAILED_AFTER && !self.failing_told {
                     self.failing_told = true;
                     let msg = format!(
-                        "{key} could not be published after {} attempts ({outcome}); \
+                        "{who} could not be published after {} attempts ({outcome}); \
                          dynhost keeps retrying (next in {}).",
                         self.attempts,
                         crate::duration::format(round_secs(delay))
@@ -422,7 +424,7 @@ impl Publish {
                        "update refused; this record is blocked until the config is reloaded");
                 self.phase = Phase::Blocked { since: wall };
                 let msg = format!(
-                    "{key} was refused ({outcome}): {hint}; dynhost sends nothing more for \
+                    "{who} was refused ({outcome}): {hint}; dynhost sends nothing more for \
                      it until the config is reloaded."
                 );
                 let mut e = event(Kind::Blocked, key, wall, msg);
@@ -439,11 +441,12 @@ impl Publish {
     /// `published` for a new address the provider took (`good`), with the one it
     /// replaces; `recovered` too if `failed` was told.
     fn tell_published(&mut self, wall: u64, key: &SlotKey, addr: IpAddr, outcome: &Outcome) {
+        let who = named(key);
         let previous = self.published_addr().filter(|p| *p != addr);
         if matches!(outcome, Outcome::Reply(Reply::Good(_))) {
             let msg = match previous {
-                Some(p) => format!("{key} now points to {addr} (was {p})."),
-                None => format!("{key} now points to {addr}."),
+                Some(p) => format!("{who} now points to {addr} (was {p})."),
+                None => format!("{who} now points to {addr}."),
             };
             let mut e = event(Kind::Published, key, wall, msg);
             e.address = addr.to_string();
@@ -452,7 +455,7 @@ impl Publish {
             self.events.push_back(e);
         }
         if std::mem::take(&mut self.failing_told) {
-            let msg = format!("{key} is published again ({addr}, {outcome}).");
+            let msg = format!("{who} is published again ({addr}, {outcome}).");
             let mut e = event(Kind::Recovered, key, wall, msg);
             e.address = addr.to_string();
             e.reply = outcome.to_string();

@@ -17,6 +17,11 @@ use crate::notify::{Event, Kind};
 /// A part's events not yet taken by the driver.
 pub(super) type Outbox = VecDeque<Event>;
 
+/// A record as events name it: `home.example.com (ipv4)`.
+pub(super) fn named(key: &SlotKey) -> String {
+    format!("{} ({})", key.hostname, key.family)
+}
+
 /// An event about `key`: its name, family and sentence; the caller fills the rest.
 pub(super) fn event(kind: Kind, key: &SlotKey, wall: u64, message: String) -> Event {
     let mut e = Event::new(kind, &key.hostname, &message, wall);

@@ -876,3 +876,89 @@ fn hostile_targets_do_not_delay_a_publish() {
         "hostile targets delayed the publish: {hostile:?} vs {baseline:?}"
     );
 }
+
+// ---- events told by the engine ---------------------------------------------------------
+
+/// The events a target got, by name.
+fn names(target: &Server) -> Vec<String> {
+    target
+        .requests()
+        .iter()
+        .map(|r| r.json()["event"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn a_failure_past_the_third_attempt_is_told_once_then_recovered() {
+    in_netns(|| {
+        let target = Server::start(|_| Answer::Status(200, "{}"));
+        let body = format!(
+            "[retry]\ninitial = \"1s\"\nmax = \"1s\"\n\n{}\n[notify]\n\
+             urls = [\"generic+http://{}/episode\"]\n\
+             events = [\"published\", \"failed\", \"recovered\"]\n",
+            record("home.example.com", "br0", ""),
+            target.addr
+        );
+        let scene = Scene::new("notify-failed", Some("203.0.113.17/24"), &body);
+        for _ in 0..4 {
+            scene
+                .provider
+                .push(support::provider::Reply::Text(503, "busy".into()));
+        }
+        let agent = Agent::start(&scene.cfg, &[]);
+        scene
+            .provider
+            .nth(5, Duration::from_secs(20), "the update after four 503s");
+        wait_until("three events", Duration::from_secs(10), || {
+            target.count() == 3
+        });
+        support::agent::settle(Duration::from_secs(1));
+        assert_eq!(names(&target), ["failed", "published", "recovered"]);
+        let failed = target.requests()[0].json();
+        assert_eq!(failed["reply"], "HTTP 503");
+        assert_eq!(failed["address"], "203.0.113.17");
+        assert!(
+            failed["message"]
+                .as_str()
+                .unwrap()
+                .contains("after 3 attempts"),
+            "{failed}"
+        );
+        agent.stop();
+    });
+}
+
+#[test]
+fn a_carrier_grade_nat_address_is_unavailable_once_then_recovered() {
+    in_netns(|| {
+        let target = Server::start(|_| Answer::Status(200, "{}"));
+        let body = format!(
+            "{}\n[notify]\nurls = [\"generic+http://{}/cgnat\"]\n\
+             events = [\"published\", \"unavailable\", \"recovered\"]\n",
+            record("home.example.com", "br0", ""),
+            target.addr
+        );
+        let scene = Scene::new("notify-cgnat", Some("100.64.0.5/24"), &body);
+        let agent = Agent::start(&scene.cfg, &[]);
+        wait_until("unavailable", Duration::from_secs(10), || {
+            target.count() == 1
+        });
+        // Another address behind the same NAT: the same episode, nothing new.
+        move_addr("br0", "100.64.0.5/24", "100.64.0.6/24");
+        support::agent::settle(Duration::from_secs(2));
+        assert_eq!(names(&target), ["unavailable"]);
+        let ev = target.requests()[0].json();
+        assert!(
+            ev["message"].as_str().unwrap().contains("carrier-grade"),
+            "{ev}"
+        );
+        move_addr("br0", "100.64.0.6/24", "203.0.113.18/24");
+        wait_until("recovered and published", Duration::from_secs(10), || {
+            target.count() == 3
+        });
+        assert_eq!(names(&target), ["unavailable", "recovered", "published"]);
+        assert_eq!(target.requests()[2].json()["address"], "203.0.113.18");
+        assert_eq!(scene.provider.count(), 1, "nothing sent while unavailable");
+        agent.stop();
+    });
+}

@@ -152,14 +152,18 @@ impl Origin {
 
     /// The slot's selection: says once if nothing is publishable, at a level that
     /// matches how unusual it is; again only when the addresses involved change. Tells
-    /// `unavailable` once per episode (not for a wait on duplicate address detection)
-    /// and `recovered` when an address is publishable again.
+    /// `unavailable` once per episode (addresses none of which may be published, every
+    /// source refused; not a link down or a wait on duplicate address detection) and
+    /// `recovered` when an address is publishable again.
     pub(super) fn settle(&mut self, key: &SlotKey, iface: &str, sel: Selection, wall: u64) {
         let who = named(key);
         match &sel {
             Selection::Unavailable(u) => {
                 let waiting = report_unavailable(&mut self.unavailable, key, iface, u);
-                if !waiting && !self.unavailable_told {
+                // Addresses that may not be published, or sources that all refused: a
+                // link down or without an address (a reconnect) is not news.
+                let told = matches!(u, Unavailable::OnlySkipped(_) | Unavailable::NoSource(_));
+                if told && !waiting && !self.unavailable_told {
                     self.unavailable_told = true;
                     let msg = format!(
                         "{who}: no address can be published ({u}); nothing is sent and the \

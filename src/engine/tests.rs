@@ -1979,14 +1979,16 @@ fn unavailable_is_told_once_per_episode_and_recovered_when_an_address_returns() 
 }
 
 #[test]
-fn a_wait_for_duplicate_address_detection_is_not_unavailable() {
-    let mut sim = one_record();
+fn a_link_without_address_or_a_wait_for_duplicate_address_detection_is_not_unavailable() {
     let mut s = snap(&[("ppp0", 5, &["2001:db8::5"])]);
     s.addrs[0].flags.tentative = true;
     let mut sim6 = Sim::new(vec![spec("home.example.com", Family::V6, "ppp0")]);
     sim6.start(&s);
     assert!(told(&mut sim6).is_empty());
+    let mut sim = one_record();
     sim.start(&snap(&[("ppp0", 5, &[])]));
+    assert!(told(&mut sim).is_empty(), "a reconnect is no news");
+    sim.change(&["100.64.3.3"]);
     assert_eq!(kinds(&told(&mut sim)), vec![Kind::Unavailable]);
 }
 

@@ -31,6 +31,11 @@ struct Stage {
 /// br0 holding 203.0.113.5, BIND, a provider that applies each update at once, and a
 /// config whose resolver is BIND's and whose hook records `events`.
 fn stage(name: &str, events: &str) -> Stage {
+    stage_with(name, events, "")
+}
+
+/// As [`stage`], with more `[notify]` lines.
+fn stage_with(name: &str, events: &str, notify: &str) -> Stage {
     bridge("br0");
     ip(&["addr", "add", "203.0.113.5/24", "dev", "br0"]);
     let bind = Arc::new(Bind::start());
@@ -46,7 +51,7 @@ fn stage(name: &str, events: &str) -> Stage {
     let body = format!(
         "[verify]\nresolver = \"{}\"\n{}\n[notify]\nevents = [{events}]\n\
          command = ['/bin/sh', '-c', 'printf \"%s|%s|%s|%s\\n\" \"$DYNHOST_EVENT\" \
-         \"$DYNHOST_ADDRESS\" \"$DYNHOST_PREVIOUS\" \"$DYNHOST_DNS\" >> {}']\n",
+         \"$DYNHOST_ADDRESS\" \"$DYNHOST_PREVIOUS\" \"$DYNHOST_DNS\" >> {}']\n{notify}\n",
         bind.resolver(),
         record("home.example.com", "br0", ""),
         out.display()
@@ -113,6 +118,50 @@ fn a_record_changed_elsewhere_is_told_as_drift_with_what_the_servers_answered() 
             evs[1]
         );
         assert_eq!(evs[2][..2], ["published", "203.0.113.5"]);
+        agent.stop();
+    });
+}
+
+#[test]
+fn the_heartbeat_asks_the_servers_at_its_interval_and_fails_with_the_reason() {
+    in_netns(|| {
+        // An Uptime Kuma push URL: the status and the reason travel in the query.
+        let kuma = Provider::start();
+        let url = kuma.url().replace("/nic/update", "/api/push/kuma-token");
+        let s = stage_with(
+            "events-heartbeat",
+            "\"published\"",
+            &format!("heartbeat_url = \"{url}\"\nheartbeat = \"1m\"\n"),
+        );
+        let agent = Agent::start(&s.cfg, &[]);
+        s.provider.nth(1, T, "the update");
+        // After each publish, at once.
+        let ping = kuma.nth(1, T, "the ping after the publish");
+        assert_eq!(
+            (ping.path.as_str(), ping.param("status")),
+            ("/api/push/kuma-token", Some("up"))
+        );
+        agent.wait_log("visible in DNS", T);
+        // Changed elsewhere: nothing looks until the heartbeat's interval.
+        s.bind
+            .set(ABSOLUTE, Family::V4, &["198.51.100.9".parse().unwrap()], 60);
+        settle(Duration::from_secs(2));
+        assert_eq!(kuma.count(), 1, "no ping before the interval");
+        let down = kuma.nth(2, Duration::from_secs(75), "the heartbeat's check");
+        assert_eq!(down.param("status"), Some("down"), "{:?}", down.query);
+        assert!(
+            down.param("msg").unwrap().contains("198.51.100.9"),
+            "{:?}",
+            down.query
+        );
+        // Put back, published again: the next ping is up.
+        s.provider.nth(2, T, "the update that puts it back");
+        wait_until("an up ping after the put-back", T, || {
+            kuma.requests()
+                .iter()
+                .skip(2)
+                .any(|r| r.param("status") == Some("up"))
+        });
         agent.stop();
     });
 }

@@ -64,8 +64,11 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
         &edges.config,
         edges.publisher.live(),
     ));
+    let beat_every = beat_interval(&edges.config);
     let mut l = Loop {
         notifier,
+        beat_every,
+        beat_at: notify::heartbeat::next_due(beat_every, now()),
         edges,
         engine,
         io: Io::default(),
@@ -84,6 +87,9 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
     loop {
         l.drain_actions();
         l.drain_events();
+        if let Some(verdict) = l.engine.poll_beat() {
+            l.notifier.beat(verdict);
+        }
         let deadline = l.engine.poll_timeout();
         tokio::select! {
             biased;
@@ -111,6 +117,11 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
             },
             () = sleep_until(deadline), if deadline.is_some() => l.engine.handle_timeout(now()),
             () = sleep_until(l.reconnect_at), if l.reconnect_at.is_some() => l.on_reconnect(),
+            () = sleep_until(l.beat_at), if l.beat_at.is_some() => {
+                let t = now();
+                l.beat_at = notify::heartbeat::next_due(l.beat_every, t);
+                l.engine.check_dns(t);
+            }
         }
     }
 }
@@ -119,6 +130,10 @@ pub async fn run<K: Kernel, P: Publish, O: Outside>(
 struct Loop<K: Kernel, P: Publish, O: Outside> {
     /// Notifications: fed events and signs that the network is back.
     notifier: Notifier,
+    /// The heartbeat's interval (`notify.heartbeat`, with a `heartbeat_url`) and its
+    /// next round: the one timer notifications add, off by default.
+    beat_every: Option<Duration>,
+    beat_at: Option<Instant>,
     edges: Edges<K, P, O>,
     engine: Engine,
     io: Io,
@@ -280,6 +295,11 @@ impl<K: Kernel, P: Publish, O: Outside> Loop<K, P, O> {
         e.publisher = publisher;
         self.notifier
             .reconfigure(notify::Setup::from_config(&e.config, e.publisher.live()));
+        let every = beat_interval(&e.config);
+        if every != self.beat_every {
+            self.beat_every = every;
+            self.beat_at = notify::heartbeat::next_due(every, now());
+        }
         self.engine.reconfigure(
             e.config.timing(),
             e.config.slot_specs(),
@@ -358,4 +378,13 @@ async fn sleep_until(t: Option<Instant>) {
         Some(t) => tokio::time::sleep_until(t.into()).await,
         None => std::future::pending().await,
     }
+}
+
+/// The heartbeat's interval: `notify.heartbeat`, when there is a URL to ping.
+fn beat_interval(config: &Config) -> Option<Duration> {
+    config
+        .notify
+        .heartbeat_url
+        .as_ref()
+        .and(config.notify.heartbeat)
 }

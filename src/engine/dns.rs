@@ -97,6 +97,13 @@ impl DnsWatch {
         next.into_iter().chain(self.drift_at).min()
     }
 
+    /// Whether a drift check is under way (asked or about to be).
+    pub(super) fn checking_drift(&self) -> bool {
+        self.checking
+            .as_ref()
+            .is_some_and(|c| c.purpose == Purpose::Drift)
+    }
+
     /// Check (again) once the slot stands at its published address.
     pub(super) fn want_drift_check(&mut self) {
         self.drift_due = true;

@@ -18,6 +18,7 @@
 //! `sources` (choosing and asking), `decide`, `outcome` and `verify` (the answers).
 
 mod backoff;
+mod beat;
 mod confirm;
 mod debounce;
 pub(crate) mod decide;
@@ -123,6 +124,8 @@ pub struct Engine {
     queries: Queries,
     /// Addresses hooks vouched for, waiting for a dump to show them.
     confirms: Confirms,
+    /// The heartbeat round under way.
+    beat: Option<beat::Beat>,
 }
 
 impl Engine {
@@ -156,6 +159,7 @@ impl Engine {
             snapshot: None,
             queries: Queries::default(),
             confirms: Confirms::default(),
+            beat: None,
         };
         e.slots = specs
             .into_iter()

@@ -2058,3 +2058,50 @@ fn drift_names_what_dns_answered_and_the_address_put_back() {
     assert_eq!(e.dns, "ns1.example.net answers 198.51.100.9");
     assert_eq!(sim.sends(), vec![(v4(), ip("203.0.113.5"))], "put back");
 }
+
+// ---- the heartbeat's question ----------------------------------------------------------
+
+#[test]
+fn a_heartbeat_round_asks_the_servers_and_answers_once_every_reply_is_in() {
+    let mut sim = verifying();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    sim.advance(S);
+    answer_verify(&mut sim, Dns::Visible);
+    assert_eq!(sim.e.poll_beat(), None, "no round yet");
+    sim.e.check_dns(sim.now);
+    assert_eq!(sim.e.poll_beat(), None, "the servers have not answered");
+    assert_eq!(answer_verify(&mut sim, Dns::Visible), 1);
+    assert_eq!(sim.e.poll_beat(), Some(None), "agreement");
+    assert_eq!(sim.e.poll_beat(), None, "once");
+    sim.e.check_dns(sim.now);
+    answer_verify(&mut sim, Dns::Differs(ip("198.51.100.9")));
+    let why = sim.e.poll_beat().unwrap().unwrap();
+    assert!(
+        why.starts_with("home.example.com (ipv4): the authoritative servers answer 198.51.100.9"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_heartbeat_round_judges_a_record_that_cannot_be_checked_at_once() {
+    let mut sim = one_record();
+    sim.start(&snap(&[("ppp0", 5, &["203.0.113.5"])]));
+    sim.outcome(&v4(), "203.0.113.5", good("203.0.113.5"));
+    sim.e.check_dns(sim.now);
+    assert_eq!(
+        sim.e.poll_beat(),
+        Some(None),
+        "verify off: up to date is well"
+    );
+    assert!(sim.work().is_empty(), "and nothing is asked");
+    sim.change(&["203.0.113.6"]);
+    sim.outcome(
+        &v4(),
+        "203.0.113.6",
+        Outcome::Reply(Reply::Code(Code::BadAuth)),
+    );
+    sim.e.check_dns(sim.now);
+    let why = sim.e.poll_beat().unwrap().unwrap();
+    assert!(why.contains("is blocked after \"badauth\""), "{why}");
+}

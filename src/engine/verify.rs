@@ -73,6 +73,9 @@ impl Engine {
             published.as_ref(),
             interval,
         );
+        if purpose == Purpose::Drift && verdict != Verdict::Stale {
+            self.beat_checked(key, &checked);
+        }
         match verdict {
             Verdict::Stale => {}
             Verdict::Seen => self.persist_pending = true,

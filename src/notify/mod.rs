@@ -135,6 +135,8 @@ impl Setup {
 enum Msg {
     Event(Event),
     NetworkBack,
+    /// The heartbeat's verdict: `None` all well, else the reason.
+    Beat(Option<String>),
     Reconfigure(Box<Setup>),
     /// Deliver what is due and answer when nothing is in flight or at the deadline.
     Flush(Instant, oneshot::Sender<usize>),
@@ -164,6 +166,13 @@ impl Notifier {
     /// A sign that the network works: retry waiting deliveries now.
     pub fn network_back(&self) {
         let _ = self.tx.send(Msg::NetworkBack);
+    }
+
+    /// The heartbeat round's verdict (the daemon's `notify.heartbeat` timer, after the
+    /// authoritative servers answered): pings the heartbeat URL, or `<url>/fail` with
+    /// the reason.
+    pub fn beat(&self, failure: Option<String>) {
+        let _ = self.tx.send(Msg::Beat(failure));
     }
 
     pub fn reconfigure(&self, setup: Setup) {
@@ -310,7 +319,6 @@ struct Worker {
     metrics: metrics::Metrics,
     /// What is wrong per record and family, for the heartbeat (`None`: all well).
     trouble: BTreeMap<(String, &'static str), String>,
-    next_beat: Option<Instant>,
     /// The queue file has been read.
     loaded: bool,
     /// Heartbeat pings under way (a flush waits for them too).
@@ -330,7 +338,6 @@ impl Worker {
             http: None,
             metrics: metrics::Metrics::default(),
             trouble: BTreeMap::new(),
-            next_beat: None,
             loaded: false,
             beats: 0,
             done_tx,
@@ -344,10 +351,6 @@ impl Worker {
 
     fn configure(&mut self) {
         self.places = places(&self.setup.settings);
-        self.next_beat = match &self.setup.settings.heartbeat_url {
-            Some(_) => heartbeat::next_due(self.setup.settings.heartbeat, Instant::now()),
-            None => None,
-        };
         if self.setup.settings.is_active() && self.http.is_none() {
             match send::Http::new() {
                 Ok(h) => self.http = Some(h),
@@ -393,6 +396,7 @@ impl Worker {
                     None => break,
                     Some(Msg::Event(e)) => self.on_event(e),
                     Some(Msg::NetworkBack) => self.queue.network_back(Instant::now()),
+                    Some(Msg::Beat(failure)) => self.ping(failure),
                     Some(Msg::Reconfigure(s)) => {
                         self.setup = *s;
                         self.configure();
@@ -401,7 +405,6 @@ impl Worker {
                 },
                 Some((id, place, r)) = self.done_rx.recv() => self.on_done(id, &place, r),
                 () = sleep_until(retry), if retry.is_some() => {}
-                () = sleep_until(self.next_beat), if self.next_beat.is_some() => self.beat(),
                 () = sleep_until(flush), if flush.is_some() => {}
             }
         }
@@ -445,19 +448,18 @@ impl Worker {
         // A publish is reported at once; so is trouble (healthchecks alerts on /fail).
         let urgent = e.kind == Kind::Published || e.kind.is_trouble() || e.kind == Kind::Drift;
         if urgent && self.setup.settings.heartbeat_url.is_some() {
-            self.beat();
+            self.ping(self.trouble.values().next().cloned());
         }
     }
 
-    fn beat(&mut self) {
-        self.next_beat = heartbeat::next_due(self.setup.settings.heartbeat, Instant::now());
+    /// One heartbeat ping: `reason` is what is wrong (`<url>/fail`), `None` all well.
+    fn ping(&mut self, reason: Option<String>) {
         let (Some(url), Some(http)) = (&self.setup.settings.heartbeat_url, &self.http) else {
             return;
         };
         if !self.setup.live {
             return;
         }
-        let reason = self.trouble.values().next().cloned();
         let req = heartbeat::ping(url.expose(), reason.as_deref());
         let shown = heartbeat::label(url.expose());
         let (http, done) = (http.clone(), self.done_tx.clone());

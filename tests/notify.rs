@@ -509,6 +509,8 @@ fn an_event_queued_before_kill_9_is_delivered_after_restart_once_per_target() {
             a.count() == 1
         });
         agent.wait_log("notification not delivered", Duration::from_secs(10));
+        // A answered and dynhost took note: it must not get the event again.
+        agent.wait_log("notification delivered", Duration::from_secs(10));
         assert!(queue_file(&scene).exists(), "the event for B is not queued");
         agent.signal(libc::SIGKILL);
         drop(agent);

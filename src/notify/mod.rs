@@ -57,7 +57,6 @@ pub use event::{Event, Kind};
 pub use send::{COMMAND_TIMEOUT, HTTP_TIMEOUT};
 pub use target::{Endpoints, Target};
 
-
 /// Deliveries under way at once, all targets together.
 pub const MAX_IN_FLIGHT: usize = 4;
 

@@ -36,6 +36,11 @@
 //!   [`systemd`] (readiness), [`clock`] (clock-set events), [`bounded`] (every file read),
 //!   [`secret`], [`duration`].
 //!
+//! Optional parts (Cargo features, all on by default): `setup` ([`ovh`], [`setup`]),
+//! `gateway` ([`gateway`] and the gateway and web halves of [`source`]), `verify`
+//! ([`verify`]). The rest reaches them only through `source::Sources`, `app` and
+//! `cli`; `config::checks::built_with` rejects a config that needs a missing one.
+//!
 //! A module uses its own layer and those below only, and no two modules or files
 //! import each other: README's "Development" section has the layers, and
 //! `contrib/dev/imports.py` counts cycles and upward imports.
@@ -72,6 +77,7 @@ pub mod driver;
 pub mod duration;
 pub mod engine;
 pub mod exit;
+#[cfg(feature = "gateway")]
 pub mod gateway;
 pub mod https;
 pub mod logging;
@@ -79,6 +85,7 @@ pub mod model;
 pub mod netlink;
 pub mod notify;
 pub mod once;
+#[cfg(feature = "setup")]
 pub mod ovh;
 pub mod policy;
 pub mod provider;
@@ -86,8 +93,10 @@ pub mod random;
 pub mod request;
 pub mod secret;
 pub mod server;
+#[cfg(feature = "setup")]
 pub mod setup;
 pub mod source;
 pub mod state;
 pub mod systemd;
+#[cfg(feature = "verify")]
 pub mod verify;

@@ -36,7 +36,8 @@
 //!   [`systemd`] (readiness), [`clock`] (clock-set events), [`bounded`] (every file read),
 //!   [`secret`], [`duration`].
 //!
-//! Optional parts (Cargo features, all on by default): `setup` ([`ovh`], [`setup`]),
+//! Optional parts (Cargo features, all on by default): `setup` ([`setup`]; its API
+//! client [`ovh`] stays, for API mode),
 //! `gateway` ([`gateway`] and the gateway and web halves of [`source`]), `verify`
 //! ([`verify`]). The rest reaches them only through `source::Sources`, `app` and
 //! `cli`; `config::checks::built_with` rejects a config that needs a missing one.
@@ -85,7 +86,6 @@ pub mod model;
 pub mod netlink;
 pub mod notify;
 pub mod once;
-#[cfg(feature = "setup")]
 pub mod ovh;
 pub mod policy;
 pub mod provider;

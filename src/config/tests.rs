@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::files::{Files, read_password_file};
 use super::*;
+#[cfg(feature = "gateway")]
 use crate::model::Source;
 
 /// Files for tests: real password files, a given network config and credentials dir.

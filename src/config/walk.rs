@@ -321,7 +321,13 @@ impl Walker<'_> {
                 _ => None,
             };
             match asked {
-                Some(span) if c.verify.enabled => self.problem(span, "verify.enabled", e),
+                // (Unless its value was already refused.)
+                Some(span)
+                    if c.verify.enabled
+                        && !self.problems.iter().any(|p| p.key == "verify.enabled") =>
+                {
+                    self.problem(span, "verify.enabled", e)
+                }
                 _ => c.verify.enabled = false,
             }
         }

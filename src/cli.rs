@@ -5,13 +5,14 @@ use std::path::PathBuf;
 use clap::{ArgAction, Parser, Subcommand};
 
 use crate::config::DEFAULT_PATH;
+use crate::config::checks::FEATURES;
 use crate::exit;
 use crate::request::UpdateRequest;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "dynhost",
-    version,
+    version = version(),
     about = "Keeps OVH DynHost records pointed at this router's WAN address, \
              driven by netlink events instead of polling.",
     after_help = format!(
@@ -50,6 +51,7 @@ pub enum Command {
     Update(UpdateRequest),
     /// Validate the config and print the effective settings, secrets redacted.
     Check,
+    #[cfg(feature = "verify")]
     /// Ask the zone's authoritative servers now: per record and family, the address
     /// dynhost would publish, the one published, and what each server answers. Exit 0
     /// when all agree, 1 otherwise.
@@ -79,7 +81,21 @@ pub enum Command {
         test: bool,
     },
     /// Create the DynHost login and record through the OVH API and add them to the config.
+    #[cfg(feature = "setup")]
     Setup(crate::setup::SetupArgs),
+}
+
+/// `dynhost --version`: the version and the features built in, so that a router's
+/// build says what it can do.
+fn version() -> &'static str {
+    let parts = if FEATURES.is_empty() {
+        "none".to_string()
+    } else {
+        FEATURES.join(", ")
+    };
+    let line = format!("{} (features: {parts})", env!("CARGO_PKG_VERSION"));
+    // Once per process, when the command line is built.
+    Box::leak(line.into_boxed_str())
 }
 
 #[cfg(test)]
@@ -90,6 +106,18 @@ mod tests {
     #[test]
     fn the_cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn version_lists_the_features_built_in() {
+        let v = Cli::command().render_version();
+        for f in ["setup", "gateway", "verify"] {
+            let built = cfg!(feature = "setup") && f == "setup"
+                || cfg!(feature = "gateway") && f == "gateway"
+                || cfg!(feature = "verify") && f == "verify";
+            assert_eq!(v.contains(f), built, "{f}: {v}");
+        }
+        assert!(v.contains("(features: "), "{v}");
     }
 
     #[test]

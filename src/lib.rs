@@ -36,6 +36,12 @@
 //!   [`systemd`] (readiness), [`clock`] (clock-set events), [`bounded`] (every file read),
 //!   [`secret`], [`duration`].
 //!
+//! Optional parts (Cargo features, all on by default): `setup` ([`setup`]; its API
+//! client [`ovh`] stays, for API mode),
+//! `gateway` ([`gateway`] and the gateway and web halves of [`source`]), `verify`
+//! ([`verify`]). The rest reaches them only through `source::Sources`, `app` and
+//! `cli`; `config::checks::built_with` rejects a config that needs a missing one.
+//!
 //! A module uses its own layer and those below only, and no two modules or files
 //! import each other: README's "Development" section has the layers, and
 //! `contrib/dev/imports.py` counts cycles and upward imports.
@@ -72,6 +78,7 @@ pub mod driver;
 pub mod duration;
 pub mod engine;
 pub mod exit;
+#[cfg(feature = "gateway")]
 pub mod gateway;
 pub mod https;
 pub mod logging;
@@ -86,8 +93,10 @@ pub mod random;
 pub mod request;
 pub mod secret;
 pub mod server;
+#[cfg(feature = "setup")]
 pub mod setup;
 pub mod source;
 pub mod state;
 pub mod systemd;
+#[cfg(feature = "verify")]
 pub mod verify;

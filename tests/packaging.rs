@@ -471,6 +471,8 @@ fn openwrt_makefile_builds_with_our_profile_and_installs_the_package() {
         docs.starts_with("run] [--locked] [--example] [docs]"),
         "{docs}"
     );
+    // The default package keeps every optional part.
+    assert!(!install.contains("features]"), "{install}");
     assert!(!docs.contains("CARGO_BUILD_TARGET"), "{docs}");
 
     support::openwrt::make(
@@ -528,6 +530,55 @@ fn openwrt_makefile_builds_with_our_profile_and_installs_the_package() {
         "{}",
         show(&man)
     );
+}
+
+/// The optional parts as menuconfig options: choosing them builds the core plus the
+/// parts left on (`--no-default-features --features ...`).
+#[test]
+fn openwrt_menuconfig_options_choose_the_cargo_features() {
+    for (chosen, features) in [
+        (&["CONFIG_DYNHOST_GATEWAY"][..], Some("gateway")),
+        (
+            &["CONFIG_DYNHOST_SETUP", "CONFIG_DYNHOST_VERIFY"][..],
+            Some("setup verify"),
+        ),
+        (&[][..], None),
+    ] {
+        let dir = Scratch::new("openwrt-features");
+        let (fakebin, log) = fake_cargo(&dir);
+        let path = format!("{}:{}", fakebin.display(), std::env::var("PATH").unwrap());
+        let tree = dir.join("dynhost-src");
+        std::fs::create_dir_all(&tree).unwrap();
+        std::fs::copy(root().join("Cargo.toml"), tree.join("Cargo.toml")).unwrap();
+        let build = dir.join("build/dynhost-dev");
+        let ipkg = dir.join("ipkg-install");
+        let y = Path::new("y");
+        let mut vars: Vec<(&str, &Path)> = vec![
+            ("USE_SOURCE_DIR", &tree),
+            ("PKG_BUILD_DIR", &build),
+            ("PKG_INSTALL_DIR", &ipkg),
+            ("CONFIG_DYNHOST_CUSTOM", y),
+        ];
+        vars.extend(chosen.iter().map(|c| (*c, y)));
+        support::openwrt::make(&dir, &vars, "prepare", &[("PATH", &path)]);
+        support::openwrt::make(&dir, &vars, "compile", &[("PATH", &path)]);
+        let log = std::fs::read_to_string(&log).unwrap();
+        let install = log
+            .split("cargo [")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{log}"));
+        assert!(
+            install.contains("[--no-default-features]"),
+            "{chosen:?}: {install}"
+        );
+        match features {
+            Some(f) => assert!(
+                install.contains(&format!("[--features] [{f}]")),
+                "{install}"
+            ),
+            None => assert!(!install.contains("[--features]"), "{install}"),
+        }
+    }
 }
 
 /// The release tarball and the feed's Makefile (contrib/openwrt/release): the Makefile

@@ -11,6 +11,7 @@ pub mod out;
 pub mod run;
 pub mod status;
 pub mod update;
+#[cfg(feature = "verify")]
 pub mod verify;
 pub mod warned;
 
@@ -21,7 +22,9 @@ use tracing::{info, warn};
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, Config};
-use crate::{netlink, setup};
+use crate::netlink;
+#[cfg(feature = "setup")]
+use crate::setup;
 pub use exit::{Error, Exit, Result};
 
 /// Makes a panic anywhere end the process, whatever the build profile: OpenWrt builds
@@ -40,6 +43,7 @@ pub fn install_panic_hook() {
 /// environment), not defaulted.
 pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
     let rt = runtime()?;
+    #[cfg(feature = "setup")]
     if let Command::Setup(args) = &cli.command {
         // Setup writes the config file: it must not need one.
         let done = setup::run(args, &cli.config, config_given, cli.dry_run);
@@ -64,7 +68,9 @@ pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
         Command::Notify { .. } => rt.block_on(notify::test(&config)),
         Command::Update(request) => rt.block_on(update::run(config, request, cli.dry_run)),
         Command::Run => rt.block_on(run::run(config, cli.dry_run)),
+        #[cfg(feature = "verify")]
         Command::Verify { json } => rt.block_on(verify::run(config, *json)),
+        #[cfg(feature = "setup")]
         Command::Setup(_) => unreachable!("setup runs before a config is loaded"),
     }
 }

@@ -3,6 +3,37 @@
 
 use reqwest::Url;
 
+use crate::model::Source;
+
+/// The optional parts built in (Cargo features), for `--version` and the checks below.
+pub const FEATURES: &[&str] = &[
+    #[cfg(feature = "setup")]
+    "setup",
+    #[cfg(feature = "gateway")]
+    "gateway",
+    #[cfg(feature = "verify")]
+    "verify",
+];
+
+/// A config that needs a part this build lacks is an error that names the feature.
+pub fn built_with(feature: &str) -> Result<(), String> {
+    if FEATURES.contains(&feature) {
+        Ok(())
+    } else {
+        Err(format!(
+            "this dynhost was built without the `{feature}` feature"
+        ))
+    }
+}
+
+/// `built_with` for an address source: the gateway and web sources are `gateway`'s.
+pub fn source_built(source: Source) -> Result<(), String> {
+    match source {
+        Source::Interface => Ok(()),
+        Source::Gateway | Source::Web => built_with("gateway"),
+    }
+}
+
 /// The provider's default endpoint (the table's default; named for messages).
 pub const DEFAULT_URL: &str = "https://dns.eu.ovhapis.com/nic/update";
 
@@ -182,6 +213,25 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_feature_is_named() {
+        for f in ["setup", "gateway", "verify"] {
+            match built_with(f) {
+                Ok(()) => assert!(FEATURES.contains(&f)),
+                Err(e) => assert_eq!(
+                    e,
+                    format!("this dynhost was built without the `{f}` feature")
+                ),
+            }
+        }
+        assert_eq!(source_built(Source::Interface), Ok(()));
+        assert_eq!(source_built(Source::Web), built_with("gateway"));
+        assert_eq!(
+            source_built(Source::Gateway).is_ok(),
+            cfg!(feature = "gateway")
+        );
+    }
 
     #[test]
     fn url_rules() {

@@ -348,6 +348,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "gateway")]
     fn a_record_and_globals_from_the_environment() {
         let vars = with(&[
             ("DYNHOST_DEBOUNCE", "2s"),

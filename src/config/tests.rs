@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::files::{Files, read_password_file};
 use super::*;
+#[cfg(feature = "gateway")]
 use crate::model::Source;
 
 /// Files for tests: real password files, a given network config and credentials dir.
@@ -321,6 +322,10 @@ fn every_default_reads_back_as_if_written() {
             settings::Default::Value(v) | settings::Default::Derived { value: v, .. } => v,
             _ => continue,
         };
+        // Without the `verify` feature the check is off, and asking for it an error.
+        if s.key == "verify.enabled" && !cfg!(feature = "verify") {
+            continue;
+        }
         let line = match s.kind {
             settings::Kind::Bool | settings::Kind::Count { .. } => {
                 format!("{} = {text}\n", s.leaf())
@@ -443,6 +448,7 @@ fn oversized_and_special_password_files_are_refused_clearly() {
 }
 
 #[test]
+#[cfg(feature = "gateway")]
 fn sources_behind_nat_in_toml() {
     let text = "[gateway]\ncheck = \"off\"\n[web]\nurls = [\"https://ip.example.net/\", \
                 \"http://127.0.0.1:8/trace\"]\ncheck = \"2h\"\n\
@@ -477,6 +483,7 @@ fn sources_behind_nat_in_toml() {
 }
 
 #[test]
+#[cfg(feature = "gateway")]
 fn sources_that_cannot_work_are_errors_at_their_key() {
     let rec = |extra: &str| format!("{REC}{extra}\n");
     for (text, key, needle) in [
@@ -545,6 +552,7 @@ fn sources_that_cannot_work_are_errors_at_their_key() {
 }
 
 #[test]
+#[cfg(feature = "gateway")]
 fn sources_behind_nat_in_uci() {
     let text = "config dynhost\n\toption gateway_check '5m'\n\tlist web_url 'https://a.example/'\n\
                 \tlist web_url 'https://b.example/'\n\n\
@@ -610,4 +618,29 @@ fn api_records_need_no_login_and_may_be_wildcards_or_the_apex() {
         e[1].2.contains("wildcard") && e[2].2.contains("apex"),
         "{e:?}"
     );
+}
+
+/// A config that needs a part the build lacks names the feature at its key.
+#[test]
+fn a_part_the_build_lacks_is_an_error_naming_the_feature() {
+    let gateway = format!("{REC}ipv4_source = \"gateway\"\n");
+    let verify = format!("[verify]\nenabled = true\n{REC}");
+    for (text, key, feature) in [
+        (gateway, "record[1].ipv4_source", "gateway"),
+        (verify, "verify.enabled", "verify"),
+    ] {
+        let got = parse_with(&text, None, None, None);
+        if cfg!(feature = "gateway") && feature == "gateway"
+            || cfg!(feature = "verify") && feature == "verify"
+        {
+            assert!(got.is_ok(), "{text}");
+            continue;
+        }
+        let e = got.expect_err(&text).to_string();
+        let want = format!("{key}: this dynhost was built without the `{feature}` feature");
+        assert!(e.contains(&want), "{e}");
+    }
+    // Left unsaid, the check is simply off.
+    let c = parse_with(REC, None, None, None).unwrap().config;
+    assert_eq!(c.verify.enabled, cfg!(feature = "verify"));
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::checks::suggest;
+use super::checks::{self, suggest};
 use super::files::{CONFIG_LIMIT, Files, System};
 use super::settings::{Default, Kind, Setting, Target, Value};
 use super::table::{self, SETTINGS};
@@ -314,6 +314,23 @@ impl Walker<'_> {
             self.apply(t, section, &prefix, &mut c, &mut scratch);
         }
         self.derived(root, &mut c);
+        // Without the `verify` feature the check is off, an error only if asked for.
+        if let Err(e) = checks::built_with("verify") {
+            let asked = match root.get("verify").map(Spanned::get_ref) {
+                Some(DeValue::Table(t)) => t.get("enabled").map(Spanned::span),
+                _ => None,
+            };
+            match asked {
+                // (Unless its value was already refused.)
+                Some(span)
+                    if c.verify.enabled
+                        && !self.problems.iter().any(|p| p.key == "verify.enabled") =>
+                {
+                    self.problem(span, "verify.enabled", e)
+                }
+                _ => c.verify.enabled = false,
+            }
+        }
         if let Some(ca) = &c.provider.ca_file {
             match self.files.ca(ca) {
                 Ok(pem) => c.provider.ca_pem = Some(pem),
@@ -495,6 +512,14 @@ impl Walker<'_> {
     fn sources(&mut self, t: &DeTable<'_>, span: Range<usize>, key: &str, r: &Record, web: bool) {
         let at = |k: &str| t.get(k).map_or(span.clone(), Spanned::span);
         for (family, field) in [(Family::V4, "ipv4_source"), (Family::V6, "ipv6_source")] {
+            let built = r
+                .sources(family)
+                .iter()
+                .try_for_each(|s| checks::source_built(*s));
+            if let (true, Err(e)) = (r.publishes(family), built) {
+                self.problem(at(field), &format!("{key}.{field}"), e);
+                continue;
+            }
             if r.publishes(family) && r.sources(family).contains(&Source::Web) && !web {
                 self.problem(
                     at(field),

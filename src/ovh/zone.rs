@@ -224,6 +224,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "setup")]
     fn rights_cover_every_call_and_name_the_missing_one() {
         let rules = api_rules("example.com");
         let z = "/domain/zone/example.com";

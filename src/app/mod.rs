@@ -1,8 +1,9 @@
-//! The use cases behind the commands: `run`, `update`, `check`, `status`. `main` only
-//! parses the command line, sets up logging and calls [`main`]; everything a command
-//! does is here, where tests reach it without the binary.
+//! The use cases behind the commands: `run`, `update`, `check`, `status`, `verify`,
+//! `explain`. `main` only parses the command line, sets up logging and calls [`main`];
+//! everything a command does is here, where tests reach it without the binary.
 
 pub mod check;
+pub mod explain;
 pub use crate::exit;
 pub mod health;
 pub mod init;
@@ -65,6 +66,9 @@ pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
         Command::Update(request) => rt.block_on(update::run(config, request, cli.dry_run)),
         Command::Run => rt.block_on(run::run(config, cli.dry_run)),
         Command::Verify { json } => rt.block_on(verify::run(config, *json)),
+        Command::Explain { hostname, json } => {
+            rt.block_on(explain::run(config, hostname.as_deref(), *json))
+        }
         Command::Setup(_) => unreachable!("setup runs before a config is loaded"),
     }
 }

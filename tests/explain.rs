@@ -115,6 +115,8 @@ fn explain_names_each_address_the_last_reply_each_server_and_a_right_verdict() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
         assert_eq!(v["right"], true, "{v}");
         let r = &v["records"][0];
+        assert_eq!(r["interface"], "br0");
+        assert_eq!(r["link"], "up");
         let addrs = r["addresses"].as_array().unwrap();
         let find = |a: &str| addrs.iter().find(|x| x["address"] == a).unwrap().clone();
         assert_eq!(find("203.0.113.5")["publishable"], true);

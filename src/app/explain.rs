@@ -301,20 +301,13 @@ fn verdict(
     (false, format!("{wrong}{next}"))
 }
 
-/// Each address of `record`'s interface and whether it may be published, or why the
-/// interface gives none.
-fn addresses(record: &Record, snapshot: &Snapshot) -> (String, Vec<(String, Value)>) {
+/// Each address of `record`'s interface and whether it may be published, and the
+/// interface's state: `missing`, `up` or `down`.
+fn addresses(record: &Record, snapshot: &Snapshot) -> (&'static str, Vec<(String, Value)>) {
     let Some(link) = snapshot.link_named(&record.interface) else {
-        return (
-            format!("interface {} does not exist", record.interface),
-            Vec::new(),
-        );
+        return ("missing", Vec::new());
     };
-    let head = format!(
-        "interface {} is {}",
-        record.interface,
-        if link.up { "up" } else { "down" }
-    );
+    let head = if link.up { "up" } else { "down" };
     let list = snapshot
         .addrs_of(link.index)
         .map(|a| {
@@ -351,8 +344,11 @@ fn record_text(out: &mut String, record: &Record, snapshot: &Snapshot, all: &[Ex
         );
         return;
     }
-    let (head, list) = addresses(record, snapshot);
-    let _ = writeln!(out, "  {head}");
+    let (link, list) = addresses(record, snapshot);
+    let _ = match link {
+        "missing" => writeln!(out, "  interface {} does not exist", record.interface),
+        up_down => writeln!(out, "  interface {} is {up_down}", record.interface),
+    };
     for (line, _) in &list {
         let _ = writeln!(out, "    {line}");
     }
@@ -385,7 +381,7 @@ fn record_text(out: &mut String, record: &Record, snapshot: &Snapshot, all: &[Ex
 }
 
 fn record_json(record: &Record, snapshot: &Snapshot, all: &[Explained]) -> Value {
-    let (interface, list) = addresses(record, snapshot);
+    let (link, list) = addresses(record, snapshot);
     let families: Vec<Value> = all
         .iter()
         .filter(|e| e.key.hostname == record.hostname)
@@ -425,7 +421,8 @@ fn record_json(record: &Record, snapshot: &Snapshot, all: &[Explained]) -> Value
     json!({
         "hostname": record.hostname,
         "enabled": record.enabled,
-        "interface": interface,
+        "interface": record.interface,
+        "link": link,
         "addresses": list.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
         "families": families,
     })

@@ -129,9 +129,12 @@ async fn ask(
     published: Option<IpAddr>,
 ) -> Said {
     if source == Source::Interface {
+        let choice = policy::Choice {
+            suffix: spec.suffix,
+            allow_private: spec.allow_private,
+        };
         let family = spec.key.family;
-        return match policy::select_with(snapshot, &spec.interface, family, published, spec.suffix)
-        {
+        return match policy::select_with(snapshot, &spec.interface, family, published, &choice) {
             Selection::Addr(a) => Ok((a, format!("the address of {}", spec.interface))),
             Selection::Unavailable(u) => Err(u.to_string()),
         };
@@ -312,7 +315,7 @@ fn addresses(record: &Record, snapshot: &Snapshot) -> (&'static str, Vec<(String
         .addrs_of(link.index)
         .map(|a| {
             let family = Family::of(&a.addr);
-            let judged = policy::judge(a);
+            let judged = policy::judge_for(a, record.allow_private);
             let mut why = match judged {
                 Ok(()) => "publishable".to_string(),
                 Err(skip) => format!("not publishable: {skip}"),

@@ -554,6 +554,10 @@ impl Publish for Capture {
             .insert(update.key.clone(), update.describe());
         std::future::ready(Outcome::DryRun)
     }
+
+    fn live(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -60,6 +60,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    #[cfg(all(feature = "gateway", feature = "verify"))]
+    /// Why a name is right or wrong, step by step: each address of the record's
+    /// interface and whether it may be published, each source's answer, the request
+    /// that would be sent (password redacted), the last reply, what each authoritative
+    /// server answers, and a verdict. Sends no update and writes nothing. Exit 0 when
+    /// every name explained is right, 1 otherwise.
+    Explain {
+        /// Only the record with this hostname (default: every record).
+        hostname: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what was last published, per record and family.
     Status {
         /// Machine-readable output.

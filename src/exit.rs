@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     Success,
-    /// Something could not be done (for `update`: a record could not be published).
+    /// Something could not be done (for `update`: a record could not be published; for
+    /// `verify` and `explain`: a name is not right).
     Failure,
     /// The command line was wrong (clap exits with it).
     Usage,
@@ -60,7 +61,7 @@ pub const TABLE: &[(Exit, u8, &str)] = &[
     (
         Exit::Failure,
         1,
-        "failure (e.g. a record could not be published)",
+        "failure (e.g. a record could not be published; verify, explain: a name is not right)",
     ),
     (Exit::Usage, 2, "usage error"),
     (

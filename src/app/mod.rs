@@ -1,8 +1,10 @@
-//! The use cases behind the commands: `run`, `update`, `check`, `status`. `main` only
-//! parses the command line, sets up logging and calls [`main`]; everything a command
-//! does is here, where tests reach it without the binary.
+//! The use cases behind the commands: `run`, `update`, `check`, `status`, `verify`,
+//! `explain`. `main` only parses the command line, sets up logging and calls [`main`];
+//! everything a command does is here, where tests reach it without the binary.
 
 pub mod check;
+#[cfg(all(feature = "gateway", feature = "verify"))]
+pub mod explain;
 pub use crate::exit;
 pub mod health;
 pub mod init;
@@ -70,6 +72,10 @@ pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
         Command::Run => rt.block_on(run::run(config, cli.dry_run)),
         #[cfg(feature = "verify")]
         Command::Verify { json } => rt.block_on(verify::run(config, *json)),
+        #[cfg(all(feature = "gateway", feature = "verify"))]
+        Command::Explain { hostname, json } => {
+            rt.block_on(explain::run(config, hostname.as_deref(), *json))
+        }
         #[cfg(feature = "setup")]
         Command::Setup(_) => unreachable!("setup runs before a config is loaded"),
     }

@@ -48,7 +48,7 @@ pub struct Row {
 }
 
 impl Row {
-    fn state(&self, now: u64) -> String {
+    pub fn state(&self, now: u64) -> String {
         if !self.enabled {
             "disabled".into()
         } else if let Some(t) = self.blocked_since {

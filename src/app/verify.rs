@@ -21,7 +21,7 @@ use crate::request::UpdateRequest;
 use crate::source::Sources;
 use crate::state::{Store, rfc3339};
 use crate::verify::Verifier;
-use crate::verify::run::judge;
+use crate::verify::run::{Answers, judge};
 
 pub async fn run(config: Config, json_out: bool) -> Result<Exit> {
     // What dynhost would publish now: a dry round, from its sources, writing nothing.
@@ -106,22 +106,24 @@ impl Publish for Quiet {
 /// The verdict for `expected`, and one line per server.
 async fn ask(v: &Verifier, key: &SlotKey, expected: IpAddr) -> (Dns, Vec<String>) {
     match v.ask(&key.hostname, key.family).await {
-        Ok(answers) => {
-            let lines = answers
-                .iter()
-                .map(|(name, addr, r)| {
-                    let d = crate::verify::describe(addr, r);
-                    if name.is_empty() {
-                        d
-                    } else {
-                        format!("{name} {d}")
-                    }
-                })
-                .collect();
-            (judge(expected, &answers).dns, lines)
-        }
+        Ok(answers) => (judge(expected, &answers).dns, lines(&answers)),
         Err(why) => (Dns::Unknown, vec![why]),
     }
+}
+
+/// One line per server: its name (if known), address and answer.
+pub(super) fn lines(answers: &Answers) -> Vec<String> {
+    answers
+        .iter()
+        .map(|(name, addr, r)| {
+            let d = crate::verify::describe(addr, r);
+            if name.is_empty() {
+                d
+            } else {
+                format!("{name} {d}")
+            }
+        })
+        .collect()
 }
 
 /// One record and family in `--json`: `verdict` is `None` when DNS was not asked.
@@ -156,7 +158,7 @@ fn shown(a: Option<IpAddr>) -> String {
     a.map_or_else(|| "nothing".into(), |a| a.to_string())
 }
 
-fn verdict_text(d: &Dns, expected: IpAddr) -> String {
+pub(super) fn verdict_text(d: &Dns, expected: IpAddr) -> String {
     let family = Family::of(&expected);
     match d {
         Dns::Visible => format!("the authoritative servers answer {expected}"),

@@ -43,6 +43,7 @@ use tracing::{info, warn};
 pub use backoff::Backoff;
 pub use debounce::Debouncer;
 pub use publish::MAX_UNRECOGNISED;
+pub use sources::query_for;
 pub use types::*;
 
 use crate::model::{Family, Interest, Snapshot, Source};

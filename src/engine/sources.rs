@@ -198,8 +198,9 @@ impl Engine {
     }
 }
 
-/// The question source `source` asks for a slot, from what the snapshot shows.
-fn query_for(snap: &Snapshot, spec: &super::SlotSpec, source: Source) -> Result<Query, String> {
+/// The question source `source` asks for a slot, from what the snapshot shows
+/// (`dynhost explain` asks the same).
+pub fn query_for(snap: &Snapshot, spec: &super::SlotSpec, source: Source) -> Result<Query, String> {
     match source {
         Source::Web => Ok(Query::Web {
             family: spec.key.family,

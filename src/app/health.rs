@@ -4,7 +4,20 @@
 //! otherwise, with one line saying why. Read from the state file only: no socket, no
 //! network, so that it works under a read-only root and with a stopped daemon too.
 
-use super::status::Row;
+use super::Exit;
+use super::status::{self, Row};
+use crate::config::Config;
+
+/// Prints the verdict in one line; the exit code is the verdict.
+pub fn show(config: &Config) -> super::Result<Exit> {
+    let (rows, now) = status::load(config)?;
+    let (line, exit) = match verdict(&rows, now) {
+        Ok(line) => (line, Exit::Success),
+        Err(line) => (format!("unhealthy: {line}"), Exit::Failure),
+    };
+    crate::outln!("{line}");
+    Ok(exit)
+}
 
 /// How long after an update DNS may still disagree while checks go on (the verify
 /// schedule's last check is a day after the update).

@@ -66,7 +66,8 @@ pub fn main(cli: &Cli, config_given: bool) -> Result<Exit> {
             history: true,
             ..
         } => notify::history(&config, *json),
-        Command::Status { json, health, .. } => status::show(&config, *json, *health),
+        Command::Status { health: true, .. } => health::show(&config),
+        Command::Status { json, .. } => status::show(&config, *json),
         Command::Notify { .. } => rt.block_on(notify::test(&config)),
         Command::Update(request) => rt.block_on(update::run(config, request, cli.dry_run)),
         Command::Run => rt.block_on(run::run(config, cli.dry_run)),

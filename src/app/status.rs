@@ -10,27 +10,22 @@ use crate::engine::{DnsSeen, LastReply, Pending, Published, SlotKey};
 use crate::model::Family;
 use crate::state::{self, StateMap, Store, rfc3339};
 
-/// Prints what the state file says of every configured record and family; with
-/// `health`, one line and the verdict of `health` as the exit code.
-pub fn show(config: &Config, json_out: bool, health: bool) -> Result<Exit> {
-    let mut store = Store::new(&config.state_dir, true);
-    let state = store.load().map_err(Error::Failed)?;
-    let rows = rows(config, &state);
-    let now = state::wall_now();
-    if health {
-        let (line, exit) = match super::health::verdict(&rows, now) {
-            Ok(line) => (line, Exit::Success),
-            Err(line) => (format!("unhealthy: {line}"), Exit::Failure),
-        };
-        crate::outln!("{line}");
-        return Ok(exit);
-    }
+/// Prints what the state file says of every configured record and family.
+pub fn show(config: &Config, json_out: bool) -> Result<Exit> {
+    let (rows, now) = load(config)?;
     if json_out {
         crate::out!("{}", json(&rows, now));
     } else {
         crate::out!("{}", text(&rows, now));
     }
     Ok(Exit::Success)
+}
+
+/// Every configured record and family as the state file has it, and the time now.
+pub fn load(config: &Config) -> Result<(Vec<Row>, u64)> {
+    let mut store = Store::new(&config.state_dir, true);
+    let state = store.load().map_err(Error::Failed)?;
+    Ok((rows(config, &state), state::wall_now()))
 }
 
 pub struct Row {

@@ -8,13 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::api::{printable, unexpected};
-use super::flow::{hostname_of, load_credentials, sub_arg, zone_arg};
+use super::flow::{hostname_of, interface_arg, load_credentials, sub_arg, zone_arg};
 use super::{Error, SetupArgs, files};
 use crate::config::{self, quote};
-use crate::netlink;
 use crate::ovh::call::describe;
-use crate::ovh::{Auth, Client, Method, Retry, zone};
+use crate::ovh::{Auth, Client, Method, zone};
 use crate::secret::Secret;
 
 /// The subdomain as given: `@` is the apex.
@@ -80,19 +78,7 @@ pub async fn api_record(
                 .into(),
         ));
     };
-    let interface = match &args.interface {
-        Some(i) => i.clone(),
-        None => netlink::default_route_interface()
-            .await
-            .map_err(Error::Failed)?
-            .ok_or_else(|| {
-                Error::Usage(
-                    "no --interface was given and there is no default route to take it from: \
-                     pass --interface IF (e.g. ppp0)"
-                        .into(),
-                )
-            })?,
-    };
+    let interface = interface_arg(args).await?;
     let rules = zone::api_rules(&zone_name);
     println!("Rights requested (API mode, exactly these calls on {zone_name}):");
     for (m, p) in &rules {
@@ -155,21 +141,8 @@ pub async fn api_record(
     }
     files::validate(&target, &text).map_err(Error::Config)?;
     let client = Client::application_only(&creds, args.ca_file.as_deref())?;
-    let v = client
-        .call(Method::Post, "/auth/credential", Some(&body), Retry::Never)
-        .await?;
-    let ck = v
-        .get("consumerKey")
-        .and_then(Value::as_str)
-        .filter(|k| !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .ok_or_else(|| unexpected("/auth/credential", "no usable consumerKey"))?;
-    let url = v
-        .get("validationUrl")
-        .and_then(Value::as_str)
-        .map(printable)
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-        .ok_or_else(|| unexpected("/auth/credential", "no validationUrl"))?;
-    files::write_password_file(&key_file, &Secret::new(ck.to_string())).map_err(Error::Config)?;
+    let (ck, url) = super::token::request_credential(&client, &body).await?;
+    files::write_password_file(&key_file, &Secret::new(ck.clone())).map_err(Error::Config)?;
     // Through the one config writer: under its lock, on the file as it is now.
     let change = |now: Option<&str>| appended(now).map(|(t, _)| Some(t));
     config::write::edit(&target.path, target.text.as_deref(), &change).map_err(Error::Config)?;

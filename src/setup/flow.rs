@@ -46,6 +46,23 @@ pub(super) fn sub_arg(args: &SetupArgs) -> Result<String, Error> {
         .ok_or_else(|| Error::Usage("--subdomain is required".into()))
 }
 
+/// `--interface`, or the interface of the default route.
+pub(super) async fn interface_arg(args: &SetupArgs) -> Result<String, Error> {
+    match &args.interface {
+        Some(i) => Ok(i.clone()),
+        None => netlink::default_route_interface()
+            .await
+            .map_err(Error::Failed)?
+            .ok_or_else(|| {
+                Error::Usage(
+                    "no --interface was given and there is no default route to take it from: \
+                     pass --interface IF (e.g. ppp0)"
+                        .into(),
+                )
+            }),
+    }
+}
+
 fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
@@ -96,19 +113,7 @@ pub async fn setup(
     files::check_value("the password file path", &password_file.to_string_lossy())
         .map_err(Error::Usage)?;
     let have_password = files::password_file_state(&password_file).map_err(Error::Config)?;
-    let interface = match &args.interface {
-        Some(i) => i.clone(),
-        None => netlink::default_route_interface()
-            .await
-            .map_err(Error::Failed)?
-            .ok_or_else(|| {
-                Error::Usage(
-                    "no --interface was given and there is no default route to take it from: \
-                     pass --interface IF (e.g. ppp0)"
-                        .into(),
-                )
-            })?,
-    };
+    let interface = interface_arg(args).await?;
     let device = files::device_of(&target, &interface);
     let config_record = existing
         .as_ref()

@@ -45,8 +45,25 @@ pub async fn request_token(args: &SetupArgs, dry_run: bool) -> Result<(), Error>
         return Ok(());
     }
     let client = Client::application_only(&creds, args.ca_file.as_deref())?;
+    let (ck, url) = request_credential(&client, &body).await?;
+    let section = creds.endpoint.name();
+    crate::outln!(
+        "1. Open this URL, log in to OVH and grant the rights:\n   {url}\n\
+         2. Give dynhost the new consumer key, either as\n   export OVH_CONSUMER_KEY={ck}\n\
+         \x20  or as consumer_key={ck} in the [{section}] section of ~/.ovh.conf (mode 0600)\n\
+         3. Run dynhost setup --zone … --subdomain … again."
+    );
+    Ok(())
+}
+
+/// `POST /auth/credential`: the new consumer key and the URL where its rights are
+/// granted, each checked before it is printed or stored.
+pub(super) async fn request_credential(
+    client: &Client,
+    body: &Value,
+) -> Result<(String, String), Error> {
     let v = client
-        .call(Method::Post, "/auth/credential", Some(&body), Retry::Never)
+        .call(Method::Post, "/auth/credential", Some(body), Retry::Never)
         .await?;
     let ck = v
         .get("consumerKey")
@@ -59,12 +76,5 @@ pub async fn request_token(args: &SetupArgs, dry_run: bool) -> Result<(), Error>
         .map(printable)
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
         .ok_or_else(|| unexpected("/auth/credential", "no validationUrl"))?;
-    let section = creds.endpoint.name();
-    crate::outln!(
-        "1. Open this URL, log in to OVH and grant the rights:\n   {url}\n\
-         2. Give dynhost the new consumer key, either as\n   export OVH_CONSUMER_KEY={ck}\n\
-         \x20  or as consumer_key={ck} in the [{section}] section of ~/.ovh.conf (mode 0600)\n\
-         3. Run dynhost setup --zone … --subdomain … again."
-    );
-    Ok(())
+    Ok((ck.to_string(), url))
 }
